@@ -1,0 +1,1 @@
+"""The paper's method (NCFL) and the shared modules (motion estimation, warping)."""

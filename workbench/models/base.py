@@ -1,0 +1,70 @@
+"""The interface every restoration network in the workbench implements.
+
+Conventions (all models, all layers):
+
+- frames are ``float32`` tensors in ``[0, 1]`` (RGB) or normalised packed raw (4 channels, GBRG → see
+  :mod:`workbench.data.raw`), laid out ``(N, T, C, H, W)`` for clips and ``(N, C, H, W)`` for frames;
+- ``noise_map`` is ``(N, 1, H, W)`` or ``(N, C, H, W)``: the noise standard deviation on the [0, 1] scale
+  (σ/255 for AWGN). Blind models ignore it.
+
+Temporal modes (class attribute ``temporal_mode``):
+
+- ``"window"``: ``forward(clip)`` with ``T == window`` returns the restored **centre** frame ``(N, C, H, W)``.
+  Streaming inference slides the window with reflected indices at the borders (FastDVDNet protocol).
+- ``"recurrent"``: uni-directional. ``step(frame, state, noise_map)`` returns ``(restored, new_state)``;
+  ``forward(clip)`` loops ``step`` and returns ``(N, T, C, H, W)``. Streaming inference carries the state,
+  so memory is constant in sequence length.
+- ``"clip"``: bi-directional. ``forward(clip)`` returns ``(N, T, C, H, W)``. Streaming inference processes
+  chunks of ``chunk_len`` frames with ``chunk_overlap`` frames of context on each side; the rule is
+  recorded with the results.
+
+A model whose training loss has an extra term (NCFL's cross-entropy, eq. 4) returns a
+:class:`RestorationOutput` from ``forward`` with ``aux`` holding named scalar tensors; the training loop
+adds ``weight × aux[name]`` as configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class RestorationOutput:
+    """Restored frames plus auxiliary loss terms (e.g. ``{"ce_bits_per_px": ...}``)."""
+
+    frames: Tensor
+    aux: dict[str, Tensor] = field(default_factory=dict)
+
+
+def output_frames(out: Tensor | RestorationOutput) -> Tensor:
+    return out.frames if isinstance(out, RestorationOutput) else out
+
+
+class RestorationModel(nn.Module):
+    """Base class: declares the temporal mode and the input it needs."""
+
+    temporal_mode: ClassVar[str] = "window"
+    #: number of input frames for window models (ignored otherwise)
+    window: int = 1
+    #: whether ``noise_map`` is used (non-blind)
+    uses_noise_map: ClassVar[bool] = False
+    #: channels of the frames the model consumes (3 RGB, 4 packed raw)
+    in_channels: int = 3
+
+    def step(
+        self, frame: Tensor, state: Any, noise_map: Tensor | None = None
+    ) -> tuple[Tensor | RestorationOutput, Any]:  # pragma: no cover - recurrent models override
+        raise NotImplementedError(f"{type(self).__name__} is not recurrent")
+
+
+def num_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def zero_state_like(x: Tensor, channels: int) -> Tensor:
+    n, _, h, w = x.shape
+    return torch.zeros(n, channels, h, w, dtype=x.dtype, device=x.device)

@@ -1,0 +1,1 @@
+"""Pipelines: one YAML spec per paper table or figure, expanded into cached cells."""

@@ -1,0 +1,59 @@
+"""One small registry type and the project's registries.
+
+Registries are filled by explicit imports in :mod:`workbench.zoo` (no file scanning). A duplicate id
+raises; an unknown id raises an error listing the known ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from workbench.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps string ids (``"fastdvdnet"``, ``"ncfl"``) to constructors or functions."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> T:
+        if name in self._items:
+            raise KeyError(f"{self.kind} id {name!r} is registered twice")
+        self._items[name] = item
+        return item
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(item: T) -> T:
+            return self.add(name, item)
+
+        return deco
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "(none)"
+            raise ConfigError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._items))
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+
+MODELS: Registry[Callable[..., object]] = Registry("model")
+DATASETS: Registry[Callable[..., object]] = Registry("dataset")
+DEGRADATIONS: Registry[Callable[..., object]] = Registry("degradation")
+METRICS: Registry[Callable[..., object]] = Registry("metric")
+CODECS: Registry[Callable[..., object]] = Registry("codec")
