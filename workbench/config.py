@@ -151,6 +151,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str = 
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"{where} {item!r}: value is not valid YAML") from None
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; accept it as a number
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         node: dict[str, Any] = data
         parts = key.strip().split(".")
         for part in parts[:-1]:

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  make reproduce   and   make test
+# Both create or refresh .venv from the pinned requirements (torch 2.13.0 CPU build) first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= smoke
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: venv test lint typecheck pytest reproduce clean-runs
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check workbench baselines tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+reproduce: $(STAMP)
+	$(BIN)/workbench reproduce --profile $(PROFILE)
+
+clean-runs:
+	rm -rf runs .cache

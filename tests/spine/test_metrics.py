@@ -1,0 +1,55 @@
+"""PSNR/SSIM against closed-form cases."""
+
+import math
+
+import numpy as np
+import pytest
+
+from workbench.evaluate.metrics import Protocol, average_frames, frame_metrics, psnr, ssim
+
+
+def test_psnr_of_constant_error_is_closed_form():
+    clean = np.full((16, 16, 3), 0.5, np.float32)
+    test = clean + 0.1  # MSE = 0.01 -> PSNR = 20 dB
+    assert psnr(clean, test) == pytest.approx(20.0, abs=1e-5)
+    assert frame_metrics(clean, test)["psnr_db"] == pytest.approx(20.0, abs=1e-4)
+
+
+def test_psnr_identical_is_infinite_and_ssim_one():
+    x = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    assert math.isinf(psnr(x, x))
+    assert ssim(x, x) == pytest.approx(1.0)
+
+
+def test_output_is_clamped_before_metrics_but_clean_is_not():
+    clean = np.zeros((16, 16, 3), np.float32)
+    over = np.full_like(clean, -0.5)  # clamped to 0 -> perfect
+    assert math.isinf(frame_metrics(clean, over, Protocol(clip_output=True))["psnr_db"])
+    assert frame_metrics(clean, over, Protocol(clip_output=False))["psnr_db"] == pytest.approx(
+        10 * math.log10(1 / 0.25)
+    )
+
+
+def test_ssim_of_scaled_contrast_matches_formula():
+    # constant images: SSIM reduces to the luminance term (2 mu1 mu2 + C1) / (mu1^2 + mu2^2 + C1)
+    a = np.full((32, 32, 3), 0.2)
+    b = np.full((32, 32, 3), 0.6)
+    c1 = (0.01 * 1.0) ** 2
+    expected = (2 * 0.2 * 0.6 + c1) / (0.2**2 + 0.6**2 + c1)
+    assert ssim(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_protocol_card_and_averaging():
+    card = Protocol(frames_per_sequence=None, crop_border=2).card()
+    assert card["protocol_frames_per_sequence"] == "all" and card["protocol_crop_border"] == 2
+    assert card["protocol_averaging"] == "frame>sequence>dataset"
+    assert average_frames([{"psnr_db": 30.0}, {"psnr_db": 40.0}]) == {"psnr_db": 35.0}
+
+
+def test_uint8_rounding_and_crop_change_values():
+    rng = np.random.default_rng(1)
+    clean = rng.random((20, 20, 3)).astype(np.float32)
+    test = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+    base = frame_metrics(clean, test)["psnr_db"]
+    assert frame_metrics(clean, test, Protocol(rounding="uint8"))["psnr_db"] != base
+    assert frame_metrics(clean, test, Protocol(crop_border=3))["psnr_db"] != base

@@ -1,0 +1,159 @@
+"""``workbench`` command line. Each sub-command parses its arguments and calls one library function.
+
+Errors the user can fix (:class:`~workbench.errors.WorkbenchError`) print one line ``error: …`` and
+exit with status 2; nothing partial is left in ``results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, WorkbenchError
+
+REPRODUCE_ORDER = ["table1", "table5", "table6", "table7", "table8", "complexity", "fig2"]
+
+
+def _overrides(items: list[str] | None) -> dict[str, Any]:
+    from workbench.config import apply_overrides
+
+    return apply_overrides({}, items or [])
+
+
+def cmd_data_check(a: argparse.Namespace) -> int:
+    from workbench.data.catalog import check_dataset
+
+    problems = check_dataset(a.name, Path(a.root) if a.root else None, deep=a.deep)
+    for p in problems:
+        print(p)
+    if not problems:
+        print(f"{a.name}: layout OK")
+    return 1 if problems else 0
+
+
+def cmd_data_build(a: argparse.Namespace) -> int:
+    from workbench.data.embedded import ensure_embedded
+
+    print(ensure_embedded())
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from workbench.train.run import train_from_config
+
+    out = train_from_config(Path(a.config), overrides=a.set or [], out_dir=Path(a.out) if a.out else None,
+                            resume=a.resume, device=a.device, data_root=a.data_root)
+    print(out)
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from workbench.pipeline.runner import run_pipeline
+
+    s = run_pipeline(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
+                     overrides=_overrides(a.set), notebook=not a.no_notebook)
+    print(f"{s.spec_id}/{s.profile}: {s.version_dir} (ran {len(s.cells_run)}, reused {len(s.cells_reused)}, "
+          f"{s.seconds:.0f} s)")
+    return 0
+
+
+def cmd_notebook(a: argparse.Namespace) -> int:
+    from workbench.report.notebook import run_notebook
+
+    params = _overrides(a.param)
+    params.setdefault("version_dir", ".")
+    print(run_notebook(a.id, Path(a.version_dir).resolve(), params))
+    return 0
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from workbench.reproduce import reproduce
+
+    specs = a.only.split(",") if a.only else REPRODUCE_ORDER
+    reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device)
+    return 0
+
+
+def cmd_results_list(a: argparse.Namespace) -> int:
+    from workbench.store.versions import read_index
+
+    for row in read_index():
+        print(f"{row['table']:<12} {row['profile']:<6} {row['version']}  {row['created_utc']}  {row['path']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    p.add_argument("--data-root", default=None, help="dataset root (default $WORKBENCH_DATA or <repo>/data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    c = data.add_parser("check", help="check a dataset's layout; one line per problem")
+    c.add_argument("name")
+    c.add_argument("--root", default=None)
+    c.add_argument("--deep", action="store_true", help="also decode every frame")
+    c.set_defaults(func=cmd_data_check)
+    b = data.add_parser("build-embedded", help="build the embedded mini datasets into the cache")
+    b.set_defaults(func=cmd_data_build)
+
+    t = sub.add_parser("train", help="train one model from a YAML config")
+    t.add_argument("--config", required=True)
+    t.add_argument("--set", action="append", help="override key.sub=value (YAML value)")
+    t.add_argument("--out", default=None)
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--device", default="cpu")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("run", help="run one pipeline spec (pipelines/<spec>.yaml)")
+    r.add_argument("spec")
+    r.add_argument("--profile", default="smoke")
+    r.add_argument("--set", action="append", help="override a cell key for every cell, key.sub=value")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--no-notebook", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    n = sub.add_parser("notebook", help="execute a notebook against a results version")
+    n.add_argument("id")
+    n.add_argument("--version-dir", required=True)
+    n.add_argument("-p", "--param", action="append", help="notebook parameter key=value")
+    n.set_defaults(func=cmd_notebook)
+
+    rp = sub.add_parser("reproduce", help="run every pipeline and notebook (the main job)")
+    rp.add_argument("--profile", default="smoke", choices=["smoke", "full"])
+    rp.add_argument("--only", default=None, help="comma-separated spec ids")
+    rp.add_argument("--device", default="cpu")
+    rp.set_defaults(func=cmd_reproduce)
+
+    res = sub.add_parser("results", help="results store").add_subparsers(dest="results_command", required=True)
+    rl = res.add_parser("list", help="list every results version")
+    rl.set_defaults(func=cmd_results_list)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return p
+
+
+#: sub-command registrars contributed by other layers (complexity audit, benchmarks)
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        return int(a.func(a))
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["main", "build_parser", "ConfigError"]

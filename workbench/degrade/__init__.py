@@ -1,0 +1,1 @@
+"""Degradations: pure, seeded functions of (clip, params, seed)."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, streaming inference, complexity audit, codec study."""

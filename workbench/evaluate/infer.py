@@ -1,0 +1,116 @@
+"""Streaming sequence inference in constant memory.
+
+``restore_stream(model, degraded, num_frames, ...)`` yields ``(t, restored)`` for ``t = 0 .. T−1`` with
+``restored`` a float32 ``(H, W, C)`` array (not clamped; metrics clamp). ``degraded(t)`` returns the
+degraded frame ``t`` as float32 ``(H, W, C)`` and is called at most a bounded number of times per frame.
+
+- window models: frame ``t`` is restored from frames ``t−k .. t+k`` (``k = window // 2``) with indices
+  reflected at the borders (``−1 → 1``, ``T → T−2``; the FastDVDNet protocol); only ``window`` frames
+  are held at once.
+- recurrent models: the state is carried from frame to frame; one frame is held at once.
+- clip (bi-directional) models: the **chunking rule** — chunks of ``chunk_len`` output frames, each
+  processed with ``chunk_overlap`` extra frames of context on both sides (clipped at the sequence ends)
+  — is returned by :func:`chunking_rule` and recorded with the results, because it changes the PSNR of
+  bi-directional models.
+
+Spatial size: inputs are reflect-padded to a multiple of ``model.size_multiple`` (default 1) and the
+outputs cropped back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from workbench.models.base import RestorationModel, output_frames
+
+FrameFn = Callable[[int], np.ndarray]
+
+
+def reflect_index(i: int, n: int) -> int:
+    """Reflect ``i`` into ``[0, n)`` without repeating the border frame (``−1 → 1``)."""
+    if n == 1:
+        return 0
+    period = 2 * (n - 1)
+    i = abs(i) % period
+    return period - i if i >= n else i
+
+
+def chunking_rule(chunk_len: int, chunk_overlap: int) -> str:
+    return f"chunks of {chunk_len} frames with {chunk_overlap} context frames each side"
+
+
+def _to_tensor(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).unsqueeze(0).to(device)
+
+
+def _pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x, (h, w)
+    lead = x.shape[:-3]
+    flat = x.reshape(-1, *x.shape[-3:])
+    flat = F.pad(flat, (0, pw, 0, ph), mode="reflect")
+    return flat.reshape(*lead, *flat.shape[-3:]), (h, w)
+
+
+def _to_numpy(y: torch.Tensor, hw: tuple[int, int]) -> np.ndarray:
+    h, w = hw
+    return y[..., :h, :w].squeeze(0).permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def restore_stream(
+    model: RestorationModel,
+    degraded: FrameFn,
+    num_frames: int,
+    *,
+    noise_sigma: float | None = None,
+    device: str | torch.device = "cpu",
+    chunk_len: int = 10,
+    chunk_overlap: int = 2,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(t, restored_frame)`` for every frame; ``noise_sigma`` on the [0, 255] scale."""
+    device = torch.device(device)
+    model.eval()
+    multiple = int(getattr(model, "size_multiple", 1))
+
+    def noise_map_like(x: torch.Tensor) -> torch.Tensor | None:
+        if noise_sigma is None:
+            return None
+        return torch.full((1, 1, *x.shape[-2:]), noise_sigma / 255.0, device=device)
+
+    mode = model.temporal_mode
+    if mode == "window":
+        k = model.window // 2
+        cache: dict[int, torch.Tensor] = {}
+        for t in range(num_frames):
+            idx = [reflect_index(t + d, num_frames) for d in range(-k, k + 1)]
+            for j in idx:
+                if j not in cache:
+                    cache[j] = _to_tensor(degraded(j), device)
+            for j in [j for j in cache if j < t - k]:
+                del cache[j]
+            clip, hw = _pad(torch.stack([cache[j] for j in idx], dim=1), multiple)
+            out = output_frames(model(clip, noise_map_like(clip)))
+            yield t, _to_numpy(out, hw)
+    elif mode == "recurrent":
+        state = None
+        for t in range(num_frames):
+            x, hw = _pad(_to_tensor(degraded(t), device), multiple)
+            out, state = model.step(x, state, noise_map_like(x))
+            yield t, _to_numpy(output_frames(out), hw)
+    elif mode == "clip":
+        for start in range(0, num_frames, chunk_len):
+            stop = min(start + chunk_len, num_frames)
+            lo, hi = max(0, start - chunk_overlap), min(num_frames, stop + chunk_overlap)
+            clip, hw = _pad(torch.stack([_to_tensor(degraded(j), device) for j in range(lo, hi)], dim=1), multiple)
+            out = output_frames(model(clip, noise_map_like(clip[:, 0])))
+            for j in range(start, stop):
+                yield j, _to_numpy(out[:, j - lo], hw)
+    else:
+        raise ValueError(f"unknown temporal_mode {mode!r}")

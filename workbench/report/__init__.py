@@ -1,0 +1,1 @@
+"""Figures and generated tables, drawn from the results store only."""

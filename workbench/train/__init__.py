@@ -1,0 +1,1 @@
+"""Training: clip sampling, the loop, atomic resumable checkpoints."""

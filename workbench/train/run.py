@@ -1,0 +1,59 @@
+"""``workbench train --config run.yaml``: one YAML fully describes one training run.
+
+The run folder keeps ``config.yaml`` (resolved, after ``--set`` overrides), ``command.txt``,
+``provenance.json``, ``loss.csv``, ``checkpoint.pt`` and ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench import atomic, provenance
+from workbench.config import apply_overrides, config_hash, from_mapping, load_yaml, to_mapping
+from workbench.errors import ConfigError
+from workbench.paths import runs_root
+from workbench.train.spec import TrainSpec
+
+
+@dataclass
+class TrainRunConfig:
+    model: str
+    train: TrainSpec
+    model_args: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+def load_train_config(path: Path, overrides: list[str]) -> TrainRunConfig:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    apply_overrides(data, overrides)
+    return from_mapping(TrainRunConfig, data, where=str(path))
+
+
+def train_from_config(path: Path, *, overrides: list[str], out_dir: Path | None, resume: bool, device: str,
+                      data_root: str | None) -> Path:
+    from workbench.data.catalog import open_dataset
+    from workbench.pipeline.restoration import build_model
+    from workbench.train.loop import train
+
+    cfg = load_train_config(path, overrides)
+    out_dir = out_dir or runs_root() / "train" / f"{path.stem}-{config_hash(cfg)[:10]}"
+    model = build_model(cfg.model, cfg.model_args, seed=cfg.seed, where=str(path))
+    root = Path(data_root) if data_root else None
+    train_seqs = open_dataset(cfg.train.dataset, root=root, max_frames=cfg.train.max_frames_per_sequence)
+    val_seqs = open_dataset(cfg.train.val_dataset, root=root, max_frames=cfg.train.val_frames)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_mapping(cfg), sort_keys=False))
+    atomic.write_text(out_dir / "command.txt", shlex.join(sys.argv) + "\n")
+    atomic.write_text(out_dir / "provenance.json", json.dumps(provenance.collect(device), indent=2, default=str))
+    train(model=model, spec=cfg.train, train_sequences=train_seqs, val_sequences=val_seqs, out_dir=out_dir,
+          resume=resume, device=device, progress=sys.stderr.isatty())
+    return out_dir

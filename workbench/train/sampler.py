@@ -1,0 +1,63 @@
+"""Random training clips from streaming sequences.
+
+A clip is ``clip_frames`` consecutive frames of one sequence, cropped to ``patch_size``² at one
+random position and augmented with one of the 8 flip/rot90 variants (the same for every frame).
+All randomness comes from one ``torch.Generator`` so a resumed run draws the same clips.
+Returns ``(N, T, C, P, P)`` float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from workbench.data.sequence import Sequence
+from workbench.errors import DatasetError
+
+
+class ClipSampler:
+    def __init__(self, *, sequences: list[Sequence], clip_frames: int, patch_size: int, augment: bool = True,
+                 cache_frames: int = 512) -> None:
+        usable = [s for s in sequences if len(s) >= clip_frames and min(s.shape[:2]) >= patch_size]
+        if not usable:
+            raise DatasetError(
+                f"no training sequence has ≥ {clip_frames} frames of ≥ {patch_size}px; lower clip_frames/patch_size"
+            )
+        self.sequences = usable
+        self.clip_frames, self.patch_size, self.augment = clip_frames, patch_size, augment
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._cache_frames = cache_frames
+
+    def _frame(self, s: int, t: int) -> np.ndarray:
+        key = (s, t)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        frame = self.sequences[s].frame(t)
+        self._cache[key] = frame
+        if len(self._cache) > self._cache_frames:
+            self._cache.popitem(last=False)
+        return frame
+
+    def _randint(self, high: int, g: torch.Generator) -> int:
+        return int(torch.randint(0, high, (1,), generator=g).item())
+
+    def sample(self, batch: int, g: torch.Generator) -> torch.Tensor:
+        clips = []
+        p = self.patch_size
+        for _ in range(batch):
+            s = self._randint(len(self.sequences), g)
+            seq = self.sequences[s]
+            h, w, _ = seq.shape
+            t0 = self._randint(len(seq) - self.clip_frames + 1, g)
+            y, x = self._randint(h - p + 1, g), self._randint(w - p + 1, g)
+            aug = self._randint(8, g) if self.augment else 0
+            frames = np.stack([self._frame(s, t0 + i)[y : y + p, x : x + p] for i in range(self.clip_frames)])
+            clip = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, P, P)
+            if aug & 4:
+                clip = clip.flip(-1)
+            clip = torch.rot90(clip, k=aug & 3, dims=(-2, -1))
+            clips.append(clip.contiguous())
+        return torch.stack(clips)

@@ -1,0 +1,17 @@
+"""Fills the registries by explicit imports (no module scanning).
+
+Model ids are the canonical method ids used in results (``fastdvdnet``, ``edvr``, ``basicvsr-uni``,
+``basicvsrpp-bi``, ``ncfl``, ...). Each constructor takes typed keyword arguments; the defaults give the
+paper-scale configuration.
+"""
+
+from __future__ import annotations
+
+from baselines.fastdvdnet import FastDVDNet
+from workbench.pipeline.cells import CELL_KINDS
+from workbench.pipeline.restoration import RESTORATION_CELL
+from workbench.registry import MODELS
+
+MODELS.add("fastdvdnet", FastDVDNet)
+
+CELL_KINDS.add("restoration", RESTORATION_CELL)
