@@ -1,0 +1,368 @@
+"""EDVR: video restoration with enhanced deformable convolutional networks.
+
+Paper: X. Wang, K. C. K. Chan, K. Yu, C. Dong, C. C. Loy, "EDVR: Video Restoration with Enhanced
+Deformable Convolutional Networks", CVPR Workshops 2019 (Sec. 3, Figs. 2-4): per-frame feature extraction
+(optionally a PreDeblur module, and strided convolutions when the input is high-resolution), Pyramid,
+Cascading and Deformable (PCD) alignment with modulated deformable convolutions (eq. 3), Temporal and
+Spatial Attention (TSA) fusion (eq. 5), a residual-block reconstruction trunk, ×4 pixel-shuffle
+up-sampling and a global residual. The NCFL paper (CVPR 2022, Table 1) compares against EDVR for
+denoising; its FLOPs match the EDVR-L deblurring configuration (``"L-deblur"``, see
+``shared/reference/complexity.md``).
+
+Architecture and checkpoint key layout read from XPixelGroup/BasicSR ``basicsr/archs/edvr_arch.py`` and
+``arch_util.py`` (commit 8d56e3a045f9fb3e1d8872f92ee4a4f07f886b0a); the code is written for the workbench.
+Parameter names follow BasicSR's layout (``predeblur.*``, ``conv_1x1``/``conv_first``,
+``feature_extraction.i.conv1``, ``conv_l2_1`` …, ``pcd_align.{offset_conv1,dcn_pack,…}.l3``,
+``fusion.*``, ``reconstruction.i``, ``upconv1/2``, ``conv_hr``, ``conv_last``) so official BasicSR files
+load strictly; :mod:`baselines.importers_basicsr` maps MMagic's names.
+
+Input/output: clips ``(N, T, C, H, W)`` float32 in ``[0, 1]`` with ``T = num_frame``; the restored
+centre frame is ``(N, C, H, W)`` when ``hr_in=True`` (deblurring/denoising: features are computed at
+1/4 resolution after two stride-2 convolutions and brought back by the ×4 pixel-shuffle tail; the
+residual base is the centre input frame) and ``(N, C, 4H, 4W)`` when ``hr_in=False`` (super-resolution;
+base = bilinear ×4 up-sampling of the centre frame). The network needs H, W divisible by 16 (``hr_in``)
+or 4: other sizes are reflect-padded at the bottom/right inside ``forward`` and the output is cropped
+back, e.g. 960×540 runs as 960×544 (replicate padding when a side is shorter than its pad). Outputs are
+not clamped. Blind: ``noise_map`` is ignored.
+
+Parameter counts (3 channels in/out; identical to BasicSR's ``EDVR`` with the same arguments):
+``"L-deblur"`` 23,602,019; ``"M-deblur"`` 4,042,851; ``"L-sr"`` 20,633,827; ``"L-sr-wotsa"`` 19,419,875;
+``"L-srblur"`` 23,306,851; ``"M-sr"`` 3,300,131; ``"M-sr-wotsa"`` 2,996,259.
+FLOP counters that hook ``nn.Conv2d`` see the offset-predicting ``conv_offset`` layers but not the main
+deformable convolution (:class:`workbench.ops.DCNv2Pack`), which is how the NCFL paper's EDVR FLOPs were
+counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from workbench.models.base import RestorationModel
+from workbench.ops import DCNv2Pack
+
+
+def _lrelu(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.1)
+
+
+def _up2(x: Tensor) -> Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+@dataclass(frozen=True)
+class EDVRConfig:
+    """Constructor arguments of :class:`EDVR` (the BasicSR ``network_g`` fields); the defaults are
+    EDVR-L for deblurring (``"L-deblur"``), the configuration the NCFL paper's EDVR numbers fit."""
+
+    num_in_ch: int = 3
+    num_out_ch: int = 3
+    num_feat: int = 128
+    num_frame: int = 5
+    deformable_groups: int = 8
+    num_extract_block: int = 5
+    num_reconstruct_block: int = 40
+    center_frame_idx: int | None = None
+    hr_in: bool = True
+    with_predeblur: bool = True
+    with_tsa: bool = True
+
+
+#: Named configurations: BasicSR's released models (``L-deblur`` also fits ``deblurcomp``; ``L-srblur``
+#: is ``EDVR_L_x4_SRblur``) and ``M-deblur``, EDVR-M widths with the full-resolution deblurring front end.
+EDVR_CONFIGS: dict[str, EDVRConfig] = {
+    "L-deblur": EDVRConfig(),
+    "M-deblur": EDVRConfig(num_feat=64, num_reconstruct_block=10),
+    "L-sr": EDVRConfig(hr_in=False, with_predeblur=False),
+    "L-sr-wotsa": EDVRConfig(hr_in=False, with_predeblur=False, with_tsa=False),
+    "L-srblur": EDVRConfig(hr_in=False),
+    "M-sr": EDVRConfig(num_feat=64, num_reconstruct_block=10, hr_in=False, with_predeblur=False),
+    "M-sr-wotsa": EDVRConfig(
+        num_feat=64, num_reconstruct_block=10, hr_in=False, with_predeblur=False, with_tsa=False
+    ),
+}
+
+
+class ResidualBlockNoBN(nn.Module):
+    """``x + conv2(relu(conv1(x)))`` with 3×3 convolutions; initialised Kaiming-normal × 0.1 (BasicSR)."""
+
+    def __init__(self, *, num_feat: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        for conv in (self.conv1, self.conv2):
+            nn.init.kaiming_normal_(conv.weight)
+            with torch.no_grad():
+                conv.weight.mul_(0.1)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+def _blocks(n: int, num_feat: int) -> nn.Sequential:
+    return nn.Sequential(*(ResidualBlockNoBN(num_feat=num_feat) for _ in range(n)))
+
+
+class PredeblurModule(nn.Module):
+    """PreDeblur (Sec. 3.1): a small 3-level encoder of residual blocks applied to each blurry frame
+    before alignment; with ``hr_in`` two stride-2 convolutions first bring it to 1/4 resolution."""
+
+    def __init__(self, *, num_in_ch: int, num_feat: int, hr_in: bool) -> None:
+        super().__init__()
+        self.hr_in = hr_in
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        if hr_in:
+            self.stride_conv_hr1 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
+            self.stride_conv_hr2 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
+        self.stride_conv_l2 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
+        self.stride_conv_l3 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
+        self.resblock_l3 = ResidualBlockNoBN(num_feat=num_feat)
+        self.resblock_l2_1 = ResidualBlockNoBN(num_feat=num_feat)
+        self.resblock_l2_2 = ResidualBlockNoBN(num_feat=num_feat)
+        self.resblock_l1 = nn.ModuleList(ResidualBlockNoBN(num_feat=num_feat) for _ in range(5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        l1 = _lrelu(self.conv_first(x))
+        if self.hr_in:
+            l1 = _lrelu(self.stride_conv_hr2(_lrelu(self.stride_conv_hr1(l1))))
+        l2 = _lrelu(self.stride_conv_l2(l1))
+        l3 = _lrelu(self.stride_conv_l3(l2))
+        l2 = _up2(self.resblock_l2_2(self.resblock_l2_1(l2) + _up2(self.resblock_l3(l3))))
+        l1 = self.resblock_l1[1](self.resblock_l1[0](l1)) + l2
+        for block in list(self.resblock_l1)[2:]:
+            l1 = block(l1)
+        return l1
+
+
+class PCDAlignment(nn.Module):
+    """Pyramid, Cascading and Deformable alignment (Sec. 3.2, Fig. 3, eq. 3).
+
+    Levels l3 (1/4), l2 (1/2), l1 (full feature size) are aligned coarse to fine: at each level the
+    offset features come from ``[neighbour, reference]`` and the ×2-up-sampled (and ×2-scaled) offset
+    features of the coarser level; a final cascaded DCN refines the l1 result against the reference.
+    """
+
+    def __init__(self, *, num_feat: int, deformable_groups: int, use_torchvision: bool | None = None) -> None:
+        super().__init__()
+        c = num_feat
+        self.offset_conv1 = nn.ModuleDict()
+        self.offset_conv2 = nn.ModuleDict()
+        self.offset_conv3 = nn.ModuleDict()
+        self.dcn_pack = nn.ModuleDict()
+        self.feat_conv = nn.ModuleDict()
+        dcn: dict[str, Any] = dict(in_channels=c, out_channels=c, kernel_size=3, padding=1,
+                                   deformable_groups=deformable_groups, use_torchvision=use_torchvision)
+        for i in (3, 2, 1):
+            lv = f"l{i}"
+            self.offset_conv1[lv] = nn.Conv2d(2 * c, c, 3, 1, 1)
+            self.offset_conv2[lv] = nn.Conv2d(c if i == 3 else 2 * c, c, 3, 1, 1)
+            if i < 3:
+                self.offset_conv3[lv] = nn.Conv2d(c, c, 3, 1, 1)
+                self.feat_conv[lv] = nn.Conv2d(2 * c, c, 3, 1, 1)
+            self.dcn_pack[lv] = DCNv2Pack(**dcn)
+        self.cas_offset_conv1 = nn.Conv2d(2 * c, c, 3, 1, 1)
+        self.cas_offset_conv2 = nn.Conv2d(c, c, 3, 1, 1)
+        self.cas_dcnpack = DCNv2Pack(**dcn)
+
+    def forward(self, nbr: list[Tensor], ref: list[Tensor]) -> Tensor:
+        """``nbr``, ``ref``: features ``[l1, l2, l3]``, each ``(N, C, h/2^k, w/2^k)`` → aligned ``l1``."""
+        up_off: Tensor | None = None
+        up_feat: Tensor | None = None
+        feat = nbr[0]
+        for i in (3, 2, 1):
+            lv = f"l{i}"
+            off = _lrelu(self.offset_conv1[lv](torch.cat([nbr[i - 1], ref[i - 1]], dim=1)))
+            if up_off is None:
+                off = _lrelu(self.offset_conv2[lv](off))
+            else:
+                off = _lrelu(self.offset_conv2[lv](torch.cat([off, up_off], dim=1)))
+                off = _lrelu(self.offset_conv3[lv](off))
+            feat = self.dcn_pack[lv](nbr[i - 1], off)
+            if up_feat is not None:
+                feat = self.feat_conv[lv](torch.cat([feat, up_feat], dim=1))
+            if i > 1:
+                feat = _lrelu(feat)
+                # offsets are in pixels of this level: double them with the resolution
+                up_off, up_feat = _up2(off) * 2, _up2(feat)
+        off = _lrelu(self.cas_offset_conv2(_lrelu(self.cas_offset_conv1(torch.cat([feat, ref[0]], dim=1)))))
+        return _lrelu(self.cas_dcnpack(feat, off))
+
+
+class TSAFusion(nn.Module):
+    """Temporal and Spatial Attention fusion (Sec. 3.3, Fig. 4, eq. 5).
+
+    Temporal: each aligned frame is weighted per pixel by ``sigmoid(<θ(F_t), φ(F_ref)>)``; the weighted
+    frames are fused by a 1×1 conv. Spatial: a two-level max/avg-pool pyramid predicts a multiplicative
+    mask ``2·sigmoid(a)`` and an additive term applied to the fused features.
+    """
+
+    def __init__(self, *, num_feat: int, num_frame: int, center_frame_idx: int) -> None:
+        super().__init__()
+        c, tc = num_feat, num_frame * num_feat
+        self.center_frame_idx = center_frame_idx
+        self.temporal_attn1 = nn.Conv2d(c, c, 3, 1, 1)
+        self.temporal_attn2 = nn.Conv2d(c, c, 3, 1, 1)
+        self.feat_fusion = nn.Conv2d(tc, c, 1, 1)
+        self.spatial_attn1 = nn.Conv2d(tc, c, 1)
+        self.spatial_attn2 = nn.Conv2d(2 * c, c, 1)
+        self.spatial_attn3 = nn.Conv2d(c, c, 3, 1, 1)
+        self.spatial_attn4 = nn.Conv2d(c, c, 1)
+        self.spatial_attn5 = nn.Conv2d(c, c, 3, 1, 1)
+        self.spatial_attn_l1 = nn.Conv2d(c, c, 1)
+        self.spatial_attn_l2 = nn.Conv2d(2 * c, c, 3, 1, 1)
+        self.spatial_attn_l3 = nn.Conv2d(c, c, 3, 1, 1)
+        self.spatial_attn_add1 = nn.Conv2d(c, c, 1)
+        self.spatial_attn_add2 = nn.Conv2d(c, c, 1)
+
+    @staticmethod
+    def _pool_pair(x: Tensor) -> Tensor:
+        return torch.cat([F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 2, 1)], dim=1)
+
+    def forward(self, aligned: Tensor) -> Tensor:
+        """``aligned`` ``(N, T, C, h, w)`` → fused ``(N, C, h, w)``."""
+        b, t, c, h, w = aligned.shape
+        emb_ref = self.temporal_attn1(aligned[:, self.center_frame_idx])
+        emb = self.temporal_attn2(aligned.reshape(b * t, c, h, w)).view(b, t, c, h, w)
+        corr = torch.sigmoid((emb * emb_ref.unsqueeze(1)).sum(dim=2, keepdim=True))  # (N, T, 1, h, w)
+        weighted = (aligned * corr).reshape(b, t * c, h, w)
+        feat = _lrelu(self.feat_fusion(weighted))
+
+        attn = _lrelu(self.spatial_attn1(weighted))
+        attn = _lrelu(self.spatial_attn2(self._pool_pair(attn)))
+        level = _lrelu(self.spatial_attn_l1(attn))
+        level = _lrelu(self.spatial_attn_l2(self._pool_pair(level)))
+        level = _up2(_lrelu(self.spatial_attn_l3(level)))
+        attn = _lrelu(self.spatial_attn3(attn)) + level
+        attn = self.spatial_attn5(_up2(_lrelu(self.spatial_attn4(attn))))
+        add = self.spatial_attn_add2(_lrelu(self.spatial_attn_add1(attn)))
+        return feat * torch.sigmoid(attn) * 2 + add
+
+
+class EDVR(RestorationModel):
+    """EDVR (window model): ``forward(clip (N, num_frame, C, H, W))`` → centre frame (see module doc).
+
+    Defaults: EDVR-L deblurring (= ``EDVRConfig()``, 23,602,019 parameters), output at input size."""
+
+    temporal_mode: ClassVar[str] = "window"
+    uses_noise_map: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        num_in_ch: int = 3,
+        num_out_ch: int = 3,
+        num_feat: int = 128,
+        num_frame: int = 5,
+        deformable_groups: int = 8,
+        num_extract_block: int = 5,
+        num_reconstruct_block: int = 40,
+        center_frame_idx: int | None = None,
+        hr_in: bool = True,
+        with_predeblur: bool = True,
+        with_tsa: bool = True,
+        use_torchvision: bool | None = None,
+    ) -> None:
+        super().__init__()
+        centre = num_frame // 2 if center_frame_idx is None else center_frame_idx
+        if not 0 <= centre < num_frame:
+            raise ValueError(f"center_frame_idx={centre} outside 0..{num_frame - 1}")
+        if hr_in and num_out_ch != num_in_ch:
+            raise ValueError("hr_in adds the centre input frame to the output: num_out_ch must be num_in_ch")
+        self.window = num_frame
+        self.in_channels = num_in_ch
+        self.center_frame_idx = centre
+        self.hr_in = hr_in
+        self.with_predeblur = with_predeblur
+        self.with_tsa = with_tsa
+        c = num_feat
+        self.predeblur: PredeblurModule | None = None
+        if with_predeblur:
+            self.predeblur = PredeblurModule(num_in_ch=num_in_ch, num_feat=c, hr_in=hr_in)
+            self.conv_1x1 = nn.Conv2d(c, c, 1, 1)
+        else:
+            if hr_in:
+                raise ValueError("hr_in=True needs with_predeblur=True (its strided convolutions live there)")
+            self.conv_first = nn.Conv2d(num_in_ch, c, 3, 1, 1)
+        self.feature_extraction = _blocks(num_extract_block, c)
+        self.conv_l2_1 = nn.Conv2d(c, c, 3, 2, 1)
+        self.conv_l2_2 = nn.Conv2d(c, c, 3, 1, 1)
+        self.conv_l3_1 = nn.Conv2d(c, c, 3, 2, 1)
+        self.conv_l3_2 = nn.Conv2d(c, c, 3, 1, 1)
+        self.pcd_align = PCDAlignment(num_feat=c, deformable_groups=deformable_groups,
+                                      use_torchvision=use_torchvision)
+        self.fusion: nn.Module = (
+            TSAFusion(num_feat=c, num_frame=num_frame, center_frame_idx=centre)
+            if with_tsa else nn.Conv2d(num_frame * c, c, 1, 1)
+        )
+        self.reconstruction = _blocks(num_reconstruct_block, c)
+        # the tail is 64 channels wide whatever num_feat is (as in the released models)
+        self.upconv1 = nn.Conv2d(c, 4 * c, 3, 1, 1)
+        self.upconv2 = nn.Conv2d(c, 4 * 64, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
+        self.conv_last = nn.Conv2d(64, num_out_ch, 3, 1, 1)
+
+    @property
+    def scale(self) -> int:
+        """Output size / input size: 1 with ``hr_in``, else 4."""
+        return 1 if self.hr_in else 4
+
+    def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
+        """``clip`` ``(N, num_frame, C, H, W)`` float32 in [0, 1] → ``(N, C, scale·H, scale·W)``."""
+        if clip.ndim != 5 or clip.shape[1] != self.window or clip.shape[2] != self.in_channels:
+            raise ValueError(
+                f"EDVR expects (N, {self.window}, {self.in_channels}, H, W) clips, got {tuple(clip.shape)}"
+            )
+        n, t, ch, h, w = clip.shape
+        m = 16 if self.hr_in else 4
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            padded = F.pad(clip.reshape(n * t, ch, h, w), (0, pw, 0, ph), mode=mode)
+            clip = padded.view(n, t, ch, h + ph, w + pw)
+        out = self._forward_aligned(clip)
+        return out[..., : h * self.scale, : w * self.scale]
+
+    def _forward_aligned(self, x: Tensor) -> Tensor:
+        b, t, c, h, w = x.shape
+        frames = x.reshape(b * t, c, h, w)
+        if self.predeblur is not None:
+            l1 = self.conv_1x1(self.predeblur(frames))
+        else:
+            l1 = _lrelu(self.conv_first(frames))
+        l1 = self.feature_extraction(l1)
+        l2 = _lrelu(self.conv_l2_2(_lrelu(self.conv_l2_1(l1))))
+        l3 = _lrelu(self.conv_l3_2(_lrelu(self.conv_l3_1(l2))))
+        pyr = [f.view(b, t, *f.shape[1:]) for f in (l1, l2, l3)]
+        ref = [f[:, self.center_frame_idx] for f in pyr]
+        aligned = torch.stack([self.pcd_align([f[:, i] for f in pyr], ref) for i in range(t)], dim=1)
+        if self.with_tsa:
+            feat = self.fusion(aligned)
+        else:
+            feat = self.fusion(aligned.flatten(1, 2))
+        out = self.reconstruction(feat)
+        out = _lrelu(F.pixel_shuffle(self.upconv1(out), 2))
+        out = _lrelu(F.pixel_shuffle(self.upconv2(out), 2))
+        out = self.conv_last(_lrelu(self.conv_hr(out)))
+        centre = x[:, self.center_frame_idx]
+        if self.hr_in:
+            return out + centre
+        return out + F.interpolate(centre, scale_factor=4, mode="bilinear", align_corners=False)
+
+
+def build_edvr(config: str | EDVRConfig = "L-deblur", **overrides: Any) -> EDVR:
+    """EDVR from a named configuration (:data:`EDVR_CONFIGS`) or an :class:`EDVRConfig`, with
+    keyword ``overrides`` of single fields (e.g. ``num_in_ch=4``)."""
+    if isinstance(config, str):
+        if config not in EDVR_CONFIGS:
+            raise ValueError(f"unknown EDVR config {config!r}; known: {', '.join(EDVR_CONFIGS)}")
+        config = EDVR_CONFIGS[config]
+    kwargs = dataclasses.asdict(config)
+    kwargs.update(overrides)
+    return EDVR(**kwargs)
