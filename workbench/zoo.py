@@ -7,11 +7,13 @@ paper-scale configuration.
 
 from __future__ import annotations
 
+from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.pipeline.cells import CELL_KINDS
 from workbench.pipeline.restoration import RESTORATION_CELL
 from workbench.registry import MODELS
 
 MODELS.add("fastdvdnet", FastDVDNet)
+MODELS.add("edvr", EDVR)  # defaults: EDVR-L deblur (the configuration matching Table 1's cost)
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
