@@ -120,18 +120,37 @@ def evaluate_model(model: RestorationModel, seqs: list[Sequence], *, dataset: st
     return rows
 
 
+def train_dir(p: RestorationCell, ctx: CellContext) -> Path:
+    """Training runs are cached by (model, args, seed, init checkpoint, recipe, code, training data), not by
+    cell, so cells that only differ in evaluation (σ list, frames) share one trained model."""
+    from workbench import provenance
+    from workbench.config import config_hash
+    from workbench.paths import runs_root
+
+    train_inputs = {k: v for k, v in ctx.input_checksums.items()
+                    if p.train is not None and (k.startswith(p.train.dataset + "/") or k == "checkpoint")}
+    key = config_hash({"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
+                       "code": provenance.code_hash(), "inputs": train_inputs})
+    return runs_root() / "train" / f"{p.model}-{key[:16]}"
+
+
 def run_restoration(p: RestorationCell, ctx: CellContext) -> list[dict[str, Any]]:
     where = f"{ctx.spec_id}:{ctx.profile}:{ctx.cell_name}"
     model = build_model(p.model, p.model_args, seed=p.seed, where=where)
     if p.checkpoint:
         load_strict(model, read_state_dict(p.checkpoint), source=p.checkpoint)
     if p.train is not None:
-        train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
-        val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
-        result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
-                       out_dir=ctx.work_dir / "train", resume=True, device=ctx.device, progress=False)
-        ctx.notes["train"] = {"steps": result.steps, "final_loss": result.final_loss,
-                              "resumed_from": result.resumed_from, "config": to_mapping(p.train)}
+        run_dir = train_dir(p, ctx)
+        if (run_dir / "model.pt").exists():  # the same training (model, data, recipe, code) already finished
+            model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True))
+            ctx.notes["train"] = {"reused_training": str(run_dir), "config": to_mapping(p.train)}
+        else:
+            train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
+            val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
+            result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
+                           out_dir=run_dir, resume=True, device=ctx.device, progress=False)
+            ctx.notes["train"] = {"steps": result.steps, "final_loss": result.final_loss, "run_dir": str(run_dir),
+                                  "resumed_from": result.resumed_from, "config": to_mapping(p.train)}
     model.to(ctx.device)
     seqs = _open(p.evaluate.dataset, ctx, p.evaluate.max_frames, p.evaluate.max_sequences)
     rows = evaluate_model(model, seqs, dataset=p.evaluate.dataset, spec=p.evaluate, device=ctx.device)
