@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.degrade.awgn import add_awgn, add_awgn_frame, add_training_noise, noise_seed, sample_training_sigma
+from workbench.degrade.awgn import (
+    add_awgn,
+    add_awgn_frame,
+    add_training_noise,
+    noise_seed,
+    sample_training_sigma,
+)
 
 
 def test_same_inputs_same_bits():

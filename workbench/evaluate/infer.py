@@ -102,8 +102,8 @@ def restore_stream(
         state = None
         for t in range(num_frames):
             x, hw = _pad(_to_tensor(degraded(t), device), multiple)
-            out, state = model.step(x, state, noise_map_like(x))
-            yield t, _to_numpy(output_frames(out), hw)
+            step_out, state = model.step(x, state, noise_map_like(x))
+            yield t, _to_numpy(output_frames(step_out), hw)
     elif mode == "clip":
         for start in range(0, num_frames, chunk_len):
             stop = min(start + chunk_len, num_frames)

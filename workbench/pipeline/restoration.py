@@ -100,7 +100,10 @@ def evaluate_model(model: RestorationModel, seqs: list[Sequence], *, dataset: st
         per_seq: list[dict[str, float]] = []
         for seq in seqs:
             seed = noise_seed(dataset, seq.name, sigma)
-            noisy = lambda i, s=seq, sd=seed: add_awgn_frame(s.frame(i), sigma, sd, i)  # noqa: E731
+
+            def noisy(i: int, s: Sequence = seq, sd: int = seed, sg: float = sigma) -> np.ndarray:
+                return add_awgn_frame(s.frame(i), sg, sd, i)
+
             frames = [
                 frame_metrics(seq.frame(t), out, protocol)
                 for t, out in restore_stream(model, noisy, len(seq),

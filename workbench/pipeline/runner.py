@@ -107,7 +107,10 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     spec = load_spec(spec_id)
     cells = expand(spec, profile, overrides)
     prof = spec.profiles[profile]
-    frames, metas, ran, reused = [], [], [], []
+    frames: list[pd.DataFrame] = []
+    metas: list[dict[str, Any]] = []
+    ran: list[str] = []
+    reused: list[str] = []
     for name, kind_id, params in cells:
         frame, meta, was_reused = run_cell(spec.id, profile, name, kind_id, params, data_root=data_root,
                                            device=device)

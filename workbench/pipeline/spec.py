@@ -65,7 +65,9 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
     if profile not in spec.profiles:
         raise ConfigError(f"{spec.path}: no profile {profile!r}; profiles: {', '.join(spec.profiles)}")
     prof = spec.profiles[profile]
-    cells, seen, used = [], set(), set()
+    cells: list[tuple[str, str, Any]] = []
+    seen: set[str] = set()
+    used: set[str] = set()
     for i, raw in enumerate(prof.cells):
         cell = merge(prof.defaults, raw)
         if overrides:

@@ -56,8 +56,11 @@ def _validate(model: RestorationModel, seqs: list[Sequence], spec: TrainSpec, de
         n = min(len(seq), spec.val_frames)
         seed = noise_seed("val", seq.name, spec.val_sigma)
         sigma = spec.val_sigma if model.uses_noise_map else None
-        for t, out in restore_stream(model, lambda i, s=seq: add_awgn_frame(s.frame(i), spec.val_sigma, seed, i), n,
-                                     noise_sigma=sigma, device=device):
+
+        def noisy(i: int, s: Sequence = seq, sd: int = seed) -> np.ndarray:
+            return add_awgn_frame(s.frame(i), spec.val_sigma, sd, i)
+
+        for t, out in restore_stream(model, noisy, n, noise_sigma=sigma, device=device):
             values.append(psnr(seq.frame(t), np.clip(out, 0, 1)))
     model.train()
     return float(np.mean(values)) if values else float("nan")
@@ -152,8 +155,8 @@ def train(
         last_loss = float(loss.detach())
         bar.update(1)
         if step % spec.log_every == 0 or step == total:
-            row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}", "aux": f"{float(aux.detach()):.6g}",
-                   "lr": f"{lr:.3g}", "sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": ""}
+            row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
+                   "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}", "sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": ""}
             if spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
