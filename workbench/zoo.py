@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 
+from baselines.basicvsr import BasicVSRBi, BasicVSRUni
+from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.data.catalog import DATASET_NAMES, open_dataset
@@ -18,6 +20,10 @@ from workbench.registry import DATASETS, MODELS
 
 MODELS.add("fastdvdnet", FastDVDNet)
 MODELS.add("edvr", EDVR)  # defaults: EDVR-L deblur (the configuration matching Table 1's cost)
+MODELS.add("basicvsr-uni", BasicVSRUni)
+MODELS.add("basicvsr-bi", BasicVSRBi)
+MODELS.add("basicvsrpp-uni", BasicVSRPlusPlusUni)
+MODELS.add("basicvsrpp-bi", BasicVSRPlusPlusBi)
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
 

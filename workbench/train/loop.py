@@ -156,7 +156,8 @@ def train(
         bar.update(1)
         if step % spec.log_every == 0 or step == total:
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
-                   "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}", "sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": ""}
+                   "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
+                   "sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": ""}
             if spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
