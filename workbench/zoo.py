@@ -14,10 +14,12 @@ from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.data.catalog import DATASET_NAMES, open_dataset
+from workbench.models.reference import NoisyInput
 from workbench.pipeline.cells import CELL_KINDS
 from workbench.pipeline.restoration import RESTORATION_CELL
 from workbench.registry import DATASETS, MODELS
 
+MODELS.add("noisy-input", NoisyInput)
 MODELS.add("fastdvdnet", FastDVDNet)
 MODELS.add("edvr", EDVR)  # defaults: EDVR-L deblur (the configuration matching Table 1's cost)
 MODELS.add("basicvsr-uni", BasicVSRUni)

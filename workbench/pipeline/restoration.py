@@ -142,7 +142,7 @@ def run_restoration(p: RestorationCell, ctx: CellContext) -> list[dict[str, Any]
     model = build_model(p.model, p.model_args, seed=p.seed, where=where)
     if p.checkpoint:
         load_strict(model, read_state_dict(p.checkpoint), source=p.checkpoint)
-    if p.train is not None:
+    if p.train is not None and any(True for _ in model.parameters()):
         run_dir = train_dir(p, ctx)
         if (run_dir / "model.pt").exists():  # the same training (model, data, recipe, code) already finished
             model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True))
