@@ -14,6 +14,8 @@ from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.data.catalog import DATASET_NAMES, open_dataset
+from workbench.models.ncfl.model import NCFL, NCFLBi
+from workbench.models.ncfl.presets import ncfl_model
 from workbench.models.reference import NoisyInput
 from workbench.pipeline.cells import CELL_KINDS
 from workbench.pipeline.restoration import RESTORATION_CELL
@@ -26,6 +28,9 @@ MODELS.add("basicvsr-uni", BasicVSRUni)
 MODELS.add("basicvsr-bi", BasicVSRBi)
 MODELS.add("basicvsrpp-uni", BasicVSRPlusPlusUni)
 MODELS.add("basicvsrpp-bi", BasicVSRPlusPlusBi)
+MODELS.add("ncfl-uni", NCFL)  # the paper's default denoiser (Table 5 M_d), calibrated to 771 GFLOPs
+MODELS.add("ncfl-bi", NCFLBi)  # Table 8, calibrated to 1522 GFLOPs
+MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|adapq|fixedq|noq|M1|M2|M3|bi|L|dehaze}
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
 

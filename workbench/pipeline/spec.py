@@ -51,6 +51,8 @@ def load_spec(spec_id_or_path: str) -> PipelineSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    # top-level keys starting with "x-" hold YAML anchors shared by cells (e.g. a training schedule)
+    data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
     spec = from_mapping(PipelineSpec, {**data, "path": str(path)}, where=str(path))
     if spec.id != path.stem:
         raise ConfigError(f"{path}: id {spec.id!r} must equal the file name {path.stem!r}")
@@ -69,7 +71,7 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
     seen: set[str] = set()
     used: set[str] = set()
     for i, raw in enumerate(prof.cells):
-        cell = merge(prof.defaults, raw)
+        cell = {**prof.defaults, **raw}  # one level of defaults: a key given by the cell replaces the default
         if overrides:
             applicable = {k: v for k, v in overrides.items() if k in cell or k in ("evaluate", "train")}
             used |= set(applicable)

@@ -107,3 +107,12 @@ def build_ncfl(name: str, *, width_scale: float = 1.0, **overrides: Any) -> NCFL
         raise ConfigError(f"NCFL preset {name!r}: unknown argument(s) {unknown}; known: {sorted(kwargs)}")
     kwargs.update(overrides)
     return preset_class(name)(**kwargs)
+
+
+def ncfl_model(*, preset: str = "Md", width_scale: float = 1.0, **overrides: Any) -> NCFL | NCFLBi:
+    """Registry constructor (id ``ncfl``): the preset of a paper row (``Ma`` … ``Md``, ``adapq``, ``fixedq``,
+    ``noq``, ``M1``–``M3``, ``bi``, ``L``, ``dehaze``), optionally narrowed by ``width_scale`` for CPU smoke
+    runs, with typed constructor overrides."""
+    if preset not in PRESET_NAMES:
+        raise ConfigError(f"unknown NCFL preset {preset!r}; known: {', '.join(PRESET_NAMES)}")
+    return build_ncfl(preset, width_scale=width_scale, **overrides)
