@@ -94,7 +94,7 @@ class SecondOrderDeformableAlignment(nn.Module):
 
 class _BasicVSRPlusPlusBase(HeadMixin, RestorationModel):
     def __init__(self, *, branches: tuple[str, ...], num_feat: int, num_block: int, head: Head,
-                 max_residue_magnitude: float) -> None:
+                 max_residue_magnitude: float, deformable_groups: int = 16) -> None:
         super().__init__()
         self.num_feat = num_feat
         self.spynet = SPyNet()
@@ -103,7 +103,7 @@ class _BasicVSRPlusPlusBase(HeadMixin, RestorationModel):
         self.backbone = nn.ModuleDict()
         for i, name in enumerate(branches):
             self.deform_align[name] = SecondOrderDeformableAlignment(
-                channels=num_feat, max_residue_magnitude=max_residue_magnitude)
+                channels=num_feat, deformable_groups=deformable_groups, max_residue_magnitude=max_residue_magnitude)
             self.backbone[name] = ConvResidualBlocks(in_channels=(2 + i) * num_feat, out_channels=num_feat,
                                                      num_block=num_block)
         self.reconstruction = ConvResidualBlocks(in_channels=(1 + len(branches)) * num_feat,
@@ -153,9 +153,9 @@ class BasicVSRPlusPlusUni(_BasicVSRPlusPlusBase):
     temporal_mode: ClassVar[str] = "recurrent"
 
     def __init__(self, *, num_feat: int = 64, num_block: int = 7, head: Head = "hr",
-                 max_residue_magnitude: float = 10.0) -> None:
+                 max_residue_magnitude: float = 10.0, deformable_groups: int = 16) -> None:
         super().__init__(branches=UNI_BRANCHES, num_feat=num_feat, num_block=num_block, head=head,
-                         max_residue_magnitude=max_residue_magnitude)
+                         max_residue_magnitude=max_residue_magnitude, deformable_groups=deformable_groups)
 
     def step(
         self, frame: Tensor, state: Any, noise_map: Tensor | None = None
@@ -188,9 +188,9 @@ class BasicVSRPlusPlusBi(_BasicVSRPlusPlusBase):
     temporal_mode: ClassVar[str] = "clip"
 
     def __init__(self, *, num_feat: int = 64, num_block: int = 7, head: Head = "hr",
-                 max_residue_magnitude: float = 10.0) -> None:
+                 max_residue_magnitude: float = 10.0, deformable_groups: int = 16) -> None:
         super().__init__(branches=BI_BRANCHES, num_feat=num_feat, num_block=num_block, head=head,
-                         max_residue_magnitude=max_residue_magnitude)
+                         max_residue_magnitude=max_residue_magnitude, deformable_groups=deformable_groups)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """Clip (N, T, 3, H, W) → restored clip (N, T, 3, H, W)."""

@@ -14,6 +14,7 @@ from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.data.catalog import DATASET_NAMES, open_dataset
+from workbench.evaluate.complexity import COMPLEXITY_CELL
 from workbench.models.ncfl.model import NCFL, NCFLBi
 from workbench.models.ncfl.presets import ncfl_model
 from workbench.models.reference import NoisyInput
@@ -33,6 +34,7 @@ MODELS.add("ncfl-bi", NCFLBi)  # Table 8, calibrated to 1522 GFLOPs
 MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|adapq|fixedq|noq|M1|M2|M3|bi|L|dehaze}
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
+CELL_KINDS.add("complexity", COMPLEXITY_CELL)
 
 for _name in DATASET_NAMES:
     DATASETS.add(_name, functools.partial(open_dataset, _name))

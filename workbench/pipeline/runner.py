@@ -127,7 +127,7 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
         tables = prof.reported_tables or [spec.id]
         rep = reported.reported_for(tables)
         atomic.write_text(staging / "reported.csv", rep.to_csv(index=False))
-        comp = reported.join(measured, rep, dataset_map=prof.dataset_map)
+        comp = reported.join(measured, rep, dataset_map=prof.dataset_map, metric_map=prof.metric_map)
         comp["result_kind"] = comp["value_measured"].map(lambda v: prof.kind if pd.notna(v) else "")
         atomic.write_text(staging / "comparison.csv", comp.to_csv(index=False))
         for meta in metas:

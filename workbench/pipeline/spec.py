@@ -19,6 +19,8 @@ class ProfileSpec:
     dataset_map: dict[str, str] = field(default_factory=dict)
     #: paper tables whose reported numbers are joined (default: the spec id)
     reported_tables: list[str] = field(default_factory=list)
+    #: measured metric → the reported metric it is compared with (e.g. gflops_paper → gflops)
+    metric_map: dict[str, str] = field(default_factory=dict)
     #: "pipeline check" (smoke) or "reproduction" (full protocol)
     kind: str = "pipeline check"
     description: str = ""

@@ -32,7 +32,8 @@ def reported_for(tables: list[str], path: Path | None = None) -> pd.DataFrame:
     return df[df["table"].isin(tables)].reset_index(drop=True)
 
 
-def join(measured: pd.DataFrame, reported: pd.DataFrame, *, dataset_map: dict[str, str] | None = None) -> pd.DataFrame:
+def join(measured: pd.DataFrame, reported: pd.DataFrame, *, dataset_map: dict[str, str] | None = None,
+         metric_map: dict[str, str] | None = None) -> pd.DataFrame:
     """Outer-join dataset-level measured rows to reported rows on (method, dataset, setting, metric).
 
     ``dataset_map`` maps a measured dataset to the reported one it stands in for (e.g. a smoke run on
@@ -43,10 +44,13 @@ def join(measured: pd.DataFrame, reported: pd.DataFrame, *, dataset_map: dict[st
     if "level" in m.columns:
         m = m[m["level"] == "dataset"]
     m["dataset_measured"] = m["dataset"]
+    m["metric_measured"] = m["metric"]
+    if metric_map:
+        m["metric"] = m["metric"].map(lambda x: metric_map.get(x, x))
     if dataset_map:
         m["dataset"] = m["dataset"].map(lambda d: dataset_map.get(d, d))
     keys = [k for k in KEYS if k != "table"]
-    cols = [*keys, "dataset_measured", "value"] + [c for c in ("profile", "label") if c in m.columns]
+    cols = [*keys, "dataset_measured", "metric_measured", "value"] + [c for c in ("profile", "label") if c in m.columns]
     m = m[cols].rename(columns={"value": "value_measured"})
     out = m.merge(reported, on=keys, how="outer")
     out["difference"] = out["value_measured"] - out["value_reported"]

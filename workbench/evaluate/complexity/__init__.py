@@ -1,0 +1,28 @@
+"""Complexity audit: MACs/FLOPs per output frame in two conventions, parameters, runtime, memory.
+
+- :mod:`.count` — per-frame counts on the meta device: ``macs_paper`` (thop-style, :mod:`.thop_style`)
+  and ``macs_full`` (every aten op, :mod:`.dispatch` + :mod:`.handlers`, deformable conv :mod:`.deform`);
+- :mod:`.runtime` — ms per frame; :mod:`.memory` — peak memory vs sequence length;
+- :mod:`.audit` — long-format rows, ``audit_complexity`` and ``benchmark_runtime`` (CLI entries);
+- :mod:`.cell` — the ``complexity`` cell kind (:data:`COMPLEXITY_CELL`); :mod:`.claims` — derived ratios.
+
+FLOPs = 2 × MACs throughout.
+"""
+
+from workbench.evaluate.complexity.audit import audit_complexity, benchmark_runtime, complexity_rows
+from workbench.evaluate.complexity.cell import COMPLEXITY_CELL, ComplexityCell
+from workbench.evaluate.complexity.count import InputSpec, ModelCount, count_model, count_models
+from workbench.evaluate.complexity.memory import benchmark_memory
+
+__all__ = [
+    "COMPLEXITY_CELL",
+    "ComplexityCell",
+    "InputSpec",
+    "ModelCount",
+    "audit_complexity",
+    "benchmark_memory",
+    "benchmark_runtime",
+    "complexity_rows",
+    "count_model",
+    "count_models",
+]
