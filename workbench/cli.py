@@ -77,6 +77,41 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     return 0
 
 
+ZOO_MODELS = "fastdvdnet,edvr,basicvsr-uni,basicvsr-bi,basicvsrpp-uni,basicvsrpp-bi,ncfl-uni,ncfl-bi"
+
+
+def cmd_audit_complexity(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.evaluate.complexity import audit_complexity
+
+    df = audit_complexity(models=a.models.split(","), resolution=a.resolution, out_csv=Path(a.out) if a.out else None,
+                          runtime=a.runtime, runtime_resolution=a.runtime_resolution, repeats=a.repeats,
+                          device=a.device)
+    wide = df.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
+    with pd.option_context("display.width", 200):
+        print(wide.to_string(float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def cmd_bench_runtime(a: argparse.Namespace) -> int:
+    from workbench.evaluate.complexity import benchmark_runtime
+
+    benchmark_runtime(models=a.models.split(","), resolution=a.resolution, device=a.device, warmup=a.warmup,
+                      repeats=a.repeats)
+    return 0
+
+
+def cmd_bench_memory(a: argparse.Namespace) -> int:
+    from workbench.evaluate.complexity import benchmark_memory
+    from workbench.evaluate.complexity.audit import parse_resolution
+
+    df = benchmark_memory(a.models.split(","), lengths=tuple(int(x) for x in a.lengths.split(",")),
+                          resolution=parse_resolution(a.resolution), device=a.device)
+    print(df.to_string(index=False))
+    return 0
+
+
 def cmd_results_list(a: argparse.Namespace) -> int:
     from workbench.store.versions import read_index
 
@@ -130,6 +165,33 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="results store").add_subparsers(dest="results_command", required=True)
     rl = res.add_parser("list", help="list every results version")
     rl.set_defaults(func=cmd_results_list)
+
+    au = sub.add_parser("audit", help="audits").add_subparsers(dest="audit_command", required=True)
+    ac = au.add_parser("complexity", help="MACs/FLOPs per output frame (paper and full conventions), params, runtime")
+    ac.add_argument("--models", default=ZOO_MODELS)
+    ac.add_argument("--resolution", default="960x540", help="WxH of one output frame")
+    ac.add_argument("--runtime", action="store_true")
+    ac.add_argument("--runtime-resolution", default=None)
+    ac.add_argument("--repeats", type=int, default=3)
+    ac.add_argument("--device", default="cpu")
+    ac.add_argument("--out", default=None, help="write the long-format rows to this CSV (atomically)")
+    ac.set_defaults(func=cmd_audit_complexity)
+
+    be = sub.add_parser("bench", help="benchmarks (ratios measured in one run)").add_subparsers(
+        dest="bench_command", required=True)
+    br = be.add_parser("runtime", help="ms/frame and ratio to FastDVDNet, one run")
+    br.add_argument("--models", default=ZOO_MODELS)
+    br.add_argument("--resolution", default="960x540")
+    br.add_argument("--device", default="cpu")
+    br.add_argument("--warmup", type=int, default=1)
+    br.add_argument("--repeats", type=int, default=5)
+    br.set_defaults(func=cmd_bench_runtime)
+    bm = be.add_parser("memory", help="peak memory when streaming sequences of two lengths")
+    bm.add_argument("--models", default=ZOO_MODELS)
+    bm.add_argument("--lengths", default="8,32")
+    bm.add_argument("--resolution", default="960x540")
+    bm.add_argument("--device", default="cpu")
+    bm.set_defaults(func=cmd_bench_memory)
 
     for register in EXTRA_COMMANDS:
         register(sub)
