@@ -97,11 +97,11 @@ def _x265_of(exe: str) -> str | None:
     return match.group(1) if match else None
 
 
-def ffmpeg_version() -> str:
-    """First line of ``ffmpeg -version``, e.g. ``"ffmpeg version n7.1 Copyright ..."``."""
-    return _version_of(ffmpeg_exe())
+def ffmpeg_version(exe: str | None = None) -> str:
+    """First line of ``ffmpeg -version`` of ``exe`` (default: :func:`ffmpeg_exe`)."""
+    return _version_of(exe or ffmpeg_exe())
 
 
-def x265_version() -> str | None:
-    """libx265 version reported by ffmpeg's encoder (e.g. ``"4.1+1-1d117be"``); ``None`` if not built in."""
-    return _x265_of(ffmpeg_exe())
+def x265_version(exe: str | None = None) -> str | None:
+    """libx265 version reported by ``exe``'s encoder (e.g. ``"4.1+1-1d117be"``); ``None`` if not built in."""
+    return _x265_of(exe or ffmpeg_exe())

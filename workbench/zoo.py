@@ -14,6 +14,7 @@ from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
 from workbench.data.catalog import DATASET_NAMES, open_dataset
+from workbench.evaluate.codec import CODEC_STUDY_CELL
 from workbench.evaluate.complexity import COMPLEXITY_CELL
 from workbench.models.ncfl.model import NCFL, NCFLBi
 from workbench.models.ncfl.presets import ncfl_model
@@ -35,6 +36,7 @@ MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|ad
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
 CELL_KINDS.add("complexity", COMPLEXITY_CELL)
+CELL_KINDS.add("codec_study", CODEC_STUDY_CELL)
 
 for _name in DATASET_NAMES:
     DATASETS.add(_name, functools.partial(open_dataset, _name))

@@ -1,0 +1,99 @@
+"""Schema of the ``codec_study`` cell kind (paper §3, Fig. 2: codecs as denoisers at σ = 20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from workbench.codec.colour import ColourSpec
+from workbench.codec.train import TrainSettings
+from workbench.codec.x265 import X265Settings
+
+
+@dataclass
+class CodecStudyParams:
+    """One cell of the motivation study. ``codec = "both"`` also measures the matched-bpp PSNR gap.
+
+    Noisy input: AWGN of each σ (0–255 scale, seed from (dataset, sequence, σ)), then clipped to [0, 1]
+    and rounded to 8 bits — the same 8-bit RGB clip goes to both codecs and is the "noisy" reference.
+    """
+
+    codec: Literal["x265", "learned", "both"] = "both"
+    dataset: str = "embedded-test"
+    sigmas: list[float] = field(default_factory=lambda: [20.0])
+    max_frames: int | None = 6
+    max_sequences: int | None = None
+    # colour conversion (x265 path; also defines the Y' of psnr_y_db for both codecs)
+    colour_matrix: Literal["bt709", "bt601"] = "bt709"
+    colour_range: Literal["full", "limited"] = "full"
+    chroma_up: Literal["bilinear", "nearest"] = "bilinear"
+    # x265
+    x265_mode: Literal["qp", "crf"] = "qp"
+    qps: list[float] = field(default_factory=lambda: [27.0, 32.0, 37.0, 42.0])  # CRF values in crf mode
+    preset: str = "veryslow"
+    tune: str = "zerolatency"
+    keyint: int = 10
+    pix_fmt: Literal["yuv420p"] = "yuv420p"
+    fps: int = 30
+    x265_threads: int = 1
+    x265_info_sei: bool = False
+    ffmpeg: Literal["auto", "system"] = "auto"
+    # learned hyperprior codec, trained here on clean frames
+    lambdas: list[float] = field(default_factory=lambda: [0.0018, 0.0035, 0.0067, 0.013])
+    n_channels: int = 32
+    m_channels: int = 32
+    train_dataset: str = "embedded-train"
+    train_max_frames: int | None = None
+    train_steps: int = 2000
+    finetune_steps: int | None = None  # set: largest λ trains train_steps, the others start from it
+    train_patch: int = 64
+    train_batch: int = 8
+    train_lr: float = 1e-3
+    seed: int = 0
+    scale_levels: int = 64
+    # figure crops
+    crop_size: int = 96
+    crop_sequence: str = ""  # "" = first sequence
+
+    def colour(self) -> ColourSpec:
+        return ColourSpec(matrix=self.colour_matrix, range=self.colour_range, chroma_up=self.chroma_up)
+
+    def x265_settings(self) -> list[X265Settings]:
+        return [
+            X265Settings(
+                mode=self.x265_mode,
+                value=q,
+                preset=self.preset,
+                tune=self.tune,
+                keyint=self.keyint,
+                pix_fmt=self.pix_fmt,
+                fps=self.fps,
+                threads=self.x265_threads,
+                info_sei=self.x265_info_sei,
+            )
+            for q in self.qps
+        ]
+
+    def train_settings(self) -> list[tuple[TrainSettings, float | None]]:
+        """``(settings, init λ)`` per λ, largest λ first; ``init λ`` is the λ whose weights start it."""
+        lams = sorted(self.lambdas, reverse=True)
+        out: list[tuple[TrainSettings, float | None]] = []
+        for i, lam in enumerate(lams):
+            fine = self.finetune_steps is not None and i > 0
+            steps = self.finetune_steps if fine and self.finetune_steps is not None else self.train_steps
+            out.append(
+                (
+                    TrainSettings(
+                        lam=lam,
+                        steps=steps,
+                        n=self.n_channels,
+                        m=self.m_channels,
+                        patch=self.train_patch,
+                        batch=self.train_batch,
+                        lr=self.train_lr,
+                        seed=self.seed,
+                    ),
+                    lams[0] if fine else None,
+                )
+            )
+        return out
