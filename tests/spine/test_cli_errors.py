@@ -82,3 +82,24 @@ def test_unknown_model_and_pipeline(isolated, cli):
 def test_unknown_notebook_parameter(isolated, cli):
     r = cli("notebook", "table1", "--version-dir", str(isolated), "-p", "colour=red")
     _assert_one_line_error(r, "table1.ipynb", "unknown notebook parameter 'colour'", "version_dir")
+
+
+def test_missing_ffmpeg_for_the_codec_study(isolated, cli, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_FFMPEG", str(isolated / "no-ffmpeg-here"))
+    r = cli("run", "fig2", "--profile", "smoke")
+    _assert_one_line_error(r, "ffmpeg")
+    _no_results(isolated, "fig2")
+
+
+def test_corrupt_frame_and_mixed_sizes_in_set8(isolated, cli):
+    root = isolated / "data" / "Set8"
+    names = ["tractor", "touchdown", "park_joy", "sunflower", "hypersmooth", "motorbike", "rafting", "snowboard"]
+    for n in names:
+        (root / n).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.zeros((540, 960, 3), np.uint8)).save(root / n / f"{i:05d}.png")
+    (root / "tractor" / "00001.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((270, 480, 3), np.uint8)).save(root / "rafting" / "00001.png")
+    c = cli("data", "check", "set8", "--root", str(isolated / "data"), "--deep")
+    assert c.returncode != 0
+    assert "tractor/00001.png" in c.stdout and "rafting" in c.stdout
