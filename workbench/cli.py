@@ -102,6 +102,16 @@ def cmd_bench_runtime(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_efficiency(a: argparse.Namespace) -> int:
+    from workbench.evaluate.complexity.audit import parse_resolution
+    from workbench.evaluate.complexity.efficiency import efficiency_table
+
+    df = efficiency_table(a.models.split(","), runtime_resolution=parse_resolution(a.runtime_resolution),
+                          repeats=a.repeats, device=a.device)
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 def cmd_bench_memory(a: argparse.Namespace) -> int:
     from workbench.evaluate.complexity import benchmark_memory
     from workbench.evaluate.complexity.audit import parse_resolution
@@ -186,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--warmup", type=int, default=1)
     br.add_argument("--repeats", type=int, default=5)
     br.set_defaults(func=cmd_bench_runtime)
+    bf = be.add_parser("efficiency", help="GFLOPs vs the paper, ms/frame, achieved GFLOP/s vs matmul, one run")
+    bf.add_argument("--models", default="ncfl-uni,ncfl-bi")
+    bf.add_argument("--runtime-resolution", default="480x272")
+    bf.add_argument("--repeats", type=int, default=3)
+    bf.add_argument("--device", default="cpu")
+    bf.set_defaults(func=cmd_bench_efficiency)
     bm = be.add_parser("memory", help="peak memory when streaming sequences of two lengths")
     bm.add_argument("--models", default=ZOO_MODELS)
     bm.add_argument("--lengths", default="8,32")

@@ -116,3 +116,8 @@ def ncfl_model(*, preset: str = "Md", width_scale: float = 1.0, **overrides: Any
     if preset not in PRESET_NAMES:
         raise ConfigError(f"unknown NCFL preset {preset!r}; known: {', '.join(PRESET_NAMES)}")
     return build_ncfl(preset, width_scale=width_scale, **overrides)
+
+
+def smoke_default() -> NCFL | NCFLBi:
+    """The default model (M_d) at smoke width: a zero-argument constructor for benchmarks and tests."""
+    return build_ncfl("Md", width_scale=SMOKE_WIDTH_SCALE, cab_blocks=1)
