@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.blocks import ResidualBlockNoBN
 from workbench.models.base import RestorationModel
 from workbench.models.spynet import SPyNet
 from workbench.models.warp import flow_warp
@@ -53,18 +54,6 @@ from workbench.models.warp import flow_warp
 #: wide whatever ``num_feat``; these heads are ``num_feat`` wide (identical at the default 64).
 Head = Literal["min", "hr", "up64"]
 HEADS: tuple[str, ...] = ("min", "hr", "up64")
-
-
-class ResidualBlockNoBN(nn.Module):
-    """``x + conv2(relu(conv1(x)))``, 3×3 convolutions, no normalisation (EDSR-style block)."""
-
-    def __init__(self, *, num_feat: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 class ConvResidualBlocks(nn.Module):

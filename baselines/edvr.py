@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.blocks import ResidualBlockNoBN
 from workbench.models.base import RestorationModel
 from workbench.ops import DCNv2Pack
 
@@ -86,24 +87,6 @@ EDVR_CONFIGS: dict[str, EDVRConfig] = {
         num_feat=64, num_reconstruct_block=10, hr_in=False, with_predeblur=False, with_tsa=False
     ),
 }
-
-
-class ResidualBlockNoBN(nn.Module):
-    """``x + conv2(relu(conv1(x)))`` with 3×3 convolutions; initialised Kaiming-normal × 0.1 (BasicSR)."""
-
-    def __init__(self, *, num_feat: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        for conv in (self.conv1, self.conv2):
-            nn.init.kaiming_normal_(conv.weight)
-            with torch.no_grad():
-                conv.weight.mul_(0.1)
-            if conv.bias is not None:
-                nn.init.zeros_(conv.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 def _blocks(n: int, num_feat: int) -> nn.Sequential:
