@@ -142,13 +142,32 @@ def scatter(table: pd.DataFrame, measured: pd.DataFrame, reported: pd.DataFrame,
     return path
 
 
+#: why a measured count may differ from the paper's (from shared/reference/complexity.md; words, no numbers)
+GAP_NOTES = {
+    "basicvsr-uni": "not derivable from public code: the paper's denoising variant differs in undocumented details "
+                    "(implies ~+119 GMAC per propagation branch; complexity.md §2); treat the paper value as reported",
+    "basicvsr-bi": "not derivable from public code: same per-branch residual as the uni variant (complexity.md §2)",
+    "basicvsrpp-bi": "not derivable from public code: ~+119 GMAC per branch over the full-resolution 4-branch "
+                     "configuration, while the uni variant matches (complexity.md §2)",
+    "edvr": "EDVR-L deblur configuration, counted at 960x544 (hr_in needs multiples of 16)",
+}
+
+
+def add_notes(table: pd.DataFrame) -> pd.DataFrame:
+    """A ``note`` column explaining known gaps between measured and reported FLOPs."""
+    out = table.copy()
+    flops = out["metric"].astype(str).str.startswith("gflops")
+    out["note"] = [GAP_NOTES.get(str(m), "") if f else "" for m, f in zip(out["method"], flops)]
+    return out
+
+
 def render(version_dir: Path) -> list[Path]:
     version_dir = Path(version_dir)
     fig_dir = version_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     measured = pd.read_csv(version_dir / "measured.csv", dtype={"setting": str})
     reported = _reported(version_dir)
-    table = complexity_table(measured, reported)
+    table = add_notes(complexity_table(measured, reported))
     csv_path = fig_dir / "complexity_table.csv"
     atomic.write_text(csv_path, table.to_csv(index=False))
     png = scatter(table, measured, reported, fig_dir / "complexity_scatter.png")
