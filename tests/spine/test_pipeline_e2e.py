@@ -41,6 +41,9 @@ def test_run_twice_makes_two_versions_and_reuses_cells(isolated, run_cli):
     row = comp[(comp["method"] == "fastdvdnet") & (comp["setting"] == "sigma=20") & (comp["metric"] == "psnr_db")]
     assert row["value_reported"].notna().all() and row["value_measured"].notna().all()
     assert (row["dataset_measured"] == "embedded-test").all()
+    train_runs = list((isolated / "runs" / "train").glob("fastdvdnet-*"))
+    assert len(train_runs) == 1
+    assert {"config.yaml", "loss.csv", "checkpoint.pt", "model.pt"} <= {p.name for p in train_runs[0].iterdir()}
 
     r2 = run_cli("run", str(spec), "--profile", "tiny")
     assert r2.returncode == 0, r2.stderr

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
+from workbench import atomic
 from workbench.config import from_mapping, to_mapping
 from workbench.data.sequence import Sequence
 from workbench.degrade.awgn import add_awgn_frame, noise_seed
@@ -148,6 +150,10 @@ def run_restoration(p: RestorationCell, ctx: CellContext) -> list[dict[str, Any]
             model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True))
             ctx.notes["train"] = {"reused_training": str(run_dir), "config": to_mapping(p.train)}
         else:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(
+                {"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
+                 "cell": f"{ctx.spec_id}/{ctx.profile}/{ctx.cell_name}"}, sort_keys=False))
             train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
             val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
             result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
