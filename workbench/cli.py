@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import WorkbenchError
 
 REPRODUCE_ORDER = ["table1", "table5", "table6", "table7", "table8", "complexity", "fig2"]
 
@@ -208,14 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--resolution", default="960x540")
     bm.add_argument("--device", default="cpu")
     bm.set_defaults(func=cmd_bench_memory)
-
-    for register in EXTRA_COMMANDS:
-        register(sub)
     return p
-
-
-#: sub-command registrars contributed by other layers (complexity audit, benchmarks)
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,4 +226,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["main", "build_parser", "ConfigError"]
+__all__ = ["main", "build_parser"]
