@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from baselines.blocks import ResidualBlockNoBN
-from workbench.models.base import RestorationModel
+from workbench.models.base import RestorationModel, forward_by_steps
 from workbench.models.spynet import SPyNet
 from workbench.models.warp import flow_warp
 
@@ -132,12 +132,7 @@ class BasicVSRUni(HeadMixin, RestorationModel):
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """Clip (N, T, 3, H, W) → restored clip (N, T, 3, H, W) by looping :meth:`step`."""
         check_clip(clip)
-        state: Any = None
-        outs = []
-        for t in range(clip.shape[1]):
-            out, state = self.step(clip[:, t], state)
-            outs.append(out)
-        return torch.stack(outs, dim=1)
+        return forward_by_steps(self, clip, noise_map)
 
 
 class BasicVSRBi(HeadMixin, RestorationModel):

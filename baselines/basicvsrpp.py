@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines.basicvsr import ConvResidualBlocks, Head, HeadMixin, check_clip, pair_flows
-from workbench.models.base import RestorationModel
+from workbench.models.base import RestorationModel, forward_by_steps
 from workbench.models.spynet import SPyNet
 from workbench.models.warp import flow_warp
 from workbench.ops.deform_conv import modulated_deform_conv2d
@@ -174,12 +174,7 @@ class BasicVSRPlusPlusUni(_BasicVSRPlusPlusBase):
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """Clip (N, T, 3, H, W) → restored clip (N, T, 3, H, W) by looping :meth:`step`."""
         check_clip(clip)
-        state: Any = None
-        outs = []
-        for t in range(clip.shape[1]):
-            out, state = self.step(clip[:, t], state)
-            outs.append(out)
-        return torch.stack(outs, dim=1)
+        return forward_by_steps(self, clip, noise_map)
 
 
 class BasicVSRPlusPlusBi(_BasicVSRPlusPlusBase):

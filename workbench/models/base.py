@@ -61,6 +61,16 @@ class RestorationModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} is not recurrent")
 
 
+def forward_by_steps(model: RestorationModel, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
+    """The clip form of a recurrent model: ``step`` over ``clip`` (N, T, C, H, W) → frames (N, T, C, H, W)."""
+    state: Any = None
+    outs = []
+    for t in range(clip.shape[1]):
+        out, state = model.step(clip[:, t], state, noise_map)
+        outs.append(output_frames(out))
+    return torch.stack(outs, dim=1)
+
+
 def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
