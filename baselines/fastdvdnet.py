@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from workbench.models.base import RestorationModel
-from workbench.models.checkpoint_io import load_strict, read_state_dict, strip_prefix
+from workbench.checkpoint import load_strict, read_state_dict, strip_prefix
 
 #: channels per frame inside the grouped input convolution of a denoising block
 _INTERM_PER_FRAME = 30

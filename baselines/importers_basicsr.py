@@ -9,7 +9,7 @@
   (no PreDeblur, no ``hr_in``): load those files with ``config="M-sr"``, ``"L-sr"`` or the ``-wotsa``
   variants.
 
-Files are read with ``torch.load(weights_only=True)``; loading is strict and a mismatch raises one
+Files are read weights-only (:mod:`workbench.checkpoint`); loading is strict and a mismatch raises one
 :class:`~workbench.errors.CheckpointError` line naming the missing/unexpected keys.
 """
 
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from baselines.edvr import EDVR, EDVRConfig, build_edvr
 from workbench.errors import CheckpointError
-from workbench.models.checkpoint_io import load_strict, read_state_dict, strip_prefix
+from workbench.checkpoint import load_strict, read_state_dict, strip_prefix
 
 #: MMagic name prefix → BasicSR name prefix (first match applies)
 MMAGIC_TO_BASICSR: tuple[tuple[str, str], ...] = (

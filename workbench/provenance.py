@@ -16,6 +16,7 @@ import subprocess
 
 import torch
 
+from workbench.ffmpeg import ffmpeg_version, x265_version
 from workbench.paths import REPO_ROOT
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "pandas", "matplotlib", "papermill", "imageio-ffmpeg",
@@ -59,8 +60,6 @@ def package_versions() -> dict[str, str]:
 
 def tool_versions() -> dict[str, str]:
     try:
-        from workbench.ffmpeg import ffmpeg_version, x265_version
-
         return {"ffmpeg": ffmpeg_version(), "x265": x265_version() or "unknown"}
     except Exception as exc:  # ffmpeg is optional for most tables; say why it is missing
         return {"ffmpeg": f"unavailable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",

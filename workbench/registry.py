@@ -1,7 +1,10 @@
 """One small registry type and the project's registries.
 
-Registries are filled by explicit imports in :mod:`workbench.zoo` (no file scanning). A duplicate id
-raises; an unknown id raises an error listing the known ids.
+Each registry is filled by explicit calls in one module (no file scanning): :data:`MODELS` (here) in
+:mod:`workbench.zoo`; a registry whose items have a type of their own lives beside that type:
+``DATASETS`` in :mod:`workbench.data.catalog`, ``CELL_KINDS`` in :mod:`workbench.pipeline.cells` (filled
+by :mod:`workbench.pipeline.kinds`). A
+duplicate id raises; an unknown id raises an error listing the known ids.
 """
 
 from __future__ import annotations
@@ -53,7 +56,3 @@ class Registry(Generic[T]):
 
 
 MODELS: Registry[Callable[..., object]] = Registry("model")
-DATASETS: Registry[Callable[..., object]] = Registry("dataset")
-DEGRADATIONS: Registry[Callable[..., object]] = Registry("degradation")
-METRICS: Registry[Callable[..., object]] = Registry("metric")
-CODECS: Registry[Callable[..., object]] = Registry("codec")

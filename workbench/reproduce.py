@@ -7,6 +7,7 @@ embedded clips and a few CPU training steps and are never a reproduction of the 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -33,8 +34,6 @@ def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device:
     summaries = [run_pipeline(s, profile, data_root=data_root, device=device) for s in specs]
     print(f"\nncfl-workbench reproduce — profile {profile!r}, {time.time() - t0:.0f} s")
     for s in summaries:
-        import json
-
         manifest = json.loads((s.version_dir / "manifest.json").read_text())
         kind = manifest["result_kind"]
         print(f"\n== {s.spec_id} ({manifest['title']}) — {kind}")

@@ -1,27 +1,27 @@
-"""Fills the registries by explicit imports (no module scanning).
+"""The model registry, filled by explicit imports (no module scanning), and :func:`build_model`.
 
 Model ids are the canonical method ids used in results (``fastdvdnet``, ``edvr``, ``basicvsr-uni``,
 ``basicvsrpp-bi``, ``ncfl``, ...). Each constructor takes typed keyword arguments; the defaults give the
-paper-scale configuration.
+paper-scale configuration. Datasets register themselves in :mod:`workbench.data.catalog`, cell kinds in
+:mod:`workbench.pipeline.kinds`; this module registers models only.
 """
 
 from __future__ import annotations
 
-import functools
+from typing import Any
+
+import torch
 
 from baselines.basicvsr import BasicVSRBi, BasicVSRUni
 from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
 from baselines.fastdvdnet import FastDVDNet
-from workbench.data.catalog import DATASET_NAMES, open_dataset
-from workbench.evaluate.codec import CODEC_STUDY_CELL
-from workbench.evaluate.complexity import COMPLEXITY_CELL
+from workbench.errors import ConfigError
+from workbench.models.base import RestorationModel
 from workbench.models.ncfl.model import NCFL, NCFLBi
 from workbench.models.ncfl.presets import ncfl_model
 from workbench.models.reference import NoisyInput
-from workbench.pipeline.cells import CELL_KINDS
-from workbench.pipeline.restoration import RESTORATION_CELL
-from workbench.registry import DATASETS, MODELS
+from workbench.registry import MODELS
 
 MODELS.add("noisy-input", NoisyInput)
 MODELS.add("fastdvdnet", FastDVDNet)
@@ -34,9 +34,21 @@ MODELS.add("ncfl-uni", NCFL)  # the paper's default denoiser (Table 5 M_d), cali
 MODELS.add("ncfl-bi", NCFLBi)  # Table 8, calibrated to 1522 GFLOPs
 MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|adapq|fixedq|noq|M1|M2|M3|bi|L|dehaze}
 
-CELL_KINDS.add("restoration", RESTORATION_CELL)
-CELL_KINDS.add("complexity", COMPLEXITY_CELL)
-CELL_KINDS.add("codec_study", CODEC_STUDY_CELL)
 
-for _name in DATASET_NAMES:
-    DATASETS.add(_name, functools.partial(open_dataset, _name))
+def build_model(model_id: str, args: dict[str, Any], *, seed: int, where: str) -> RestorationModel:
+    """Construct registry model ``model_id`` with typed keyword ``args``; weights initialised from ``seed``.
+
+    ``where`` names the config that asked for it (``file: key``) in the one-line error raised when the
+    constructor rejects an argument or the object is not a :class:`RestorationModel`."""
+    ctor = MODELS.get(model_id)
+    torch.manual_seed(seed)
+    try:
+        model = ctor(**args)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: model {model_id!r} rejects its arguments ({exc})") from None
+    if not isinstance(model, RestorationModel):
+        raise ConfigError(f"{where}: {model_id!r} is not a restoration model")
+    return model
+
+
+__all__ = ["MODELS", "build_model"]

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from workbench.evaluate.codec.curves import gap_rows, interp_log_bpp, matched_gap
+from workbench.evaluate.fig2.curves import gap_rows, interp_log_bpp, matched_gap
 
 
 def test_parallel_curves_in_log_bpp_give_the_offset() -> None:

@@ -11,9 +11,10 @@ import pytest
 from workbench.config import from_mapping
 from workbench.data.sequence import ArraySequence
 from workbench.errors import ToolError
-from workbench.evaluate.codec import CODEC_STUDY_CELL, CodecStudyParams
-from workbench.evaluate.codec import study as study_mod
-from workbench.pipeline.cells import CellContext
+from workbench.evaluate.fig2 import Fig2Params
+from workbench.pipeline.fig2 import FIG2_CELL
+from workbench.evaluate.fig2 import study as study_mod
+from workbench.context import RunContext
 
 SMALL = {
     "codec": "both",
@@ -32,8 +33,8 @@ SMALL = {
 }
 
 
-def _ctx(tmp_path: Path) -> CellContext:
-    return CellContext(
+def _ctx(tmp_path: Path) -> RunContext:
+    return RunContext(
         spec_id="fig2",
         profile="test",
         cell_name="study",
@@ -53,9 +54,9 @@ def tiny_data(monkeypatch, smooth_clip):  # type: ignore[no-untyped-def]
 
 
 def test_study_rows_json_crops_and_figure(tmp_path: Path, tiny_data, ffmpeg_path: str) -> None:  # type: ignore[no-untyped-def]
-    params = from_mapping(CodecStudyParams, SMALL)
+    params = from_mapping(Fig2Params, SMALL)
     ctx = _ctx(tmp_path)
-    rows = CODEC_STUDY_CELL.run(params, ctx)
+    rows = FIG2_CELL.run(params, ctx)
     df = pd.DataFrame(rows)
     assert {
         "method",
@@ -108,7 +109,7 @@ def test_missing_ffmpeg_is_one_line_and_writes_nothing(tmp_path: Path, tiny_data
     monkeypatch.setenv("WORKBENCH_FFMPEG", str(tmp_path / "nowhere" / "ffmpeg"))
     ctx = _ctx(tmp_path)
     with pytest.raises(ToolError) as err:
-        CODEC_STUDY_CELL.run(from_mapping(CodecStudyParams, SMALL), ctx)
+        FIG2_CELL.run(from_mapping(Fig2Params, SMALL), ctx)
     assert "WORKBENCH_FFMPEG" in str(err.value) and "\n" not in str(err.value)
     assert not ctx.work_dir.exists() and not ctx.artifact_dir.exists()
 
@@ -117,9 +118,9 @@ def test_schema_rejects_unknown_keys_and_bad_codec() -> None:
     from workbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="qp"):
-        from_mapping(CodecStudyParams, {"qp": [32]})
+        from_mapping(Fig2Params, {"qp": [32]})
     with pytest.raises(ConfigError):
-        from_mapping(CodecStudyParams, {"codec": "x264"})
+        from_mapping(Fig2Params, {"codec": "x264"})
 
 
 def test_no_ffmpeg_anywhere_names_how_to_get_one(tmp_path: Path, tiny_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -131,8 +132,8 @@ def test_no_ffmpeg_anywhere_names_how_to_get_one(tmp_path: Path, tiny_data, monk
     monkeypatch.setattr(wb_ffmpeg, "ffmpeg_exe", missing)
     ctx = _ctx(tmp_path)
     with pytest.raises(ToolError, match="ffmpeg not found"):
-        CODEC_STUDY_CELL.run(from_mapping(CodecStudyParams, {**SMALL, "codec": "x265"}), ctx)
+        FIG2_CELL.run(from_mapping(Fig2Params, {**SMALL, "codec": "x265"}), ctx)
     assert not ctx.work_dir.exists() and not ctx.artifact_dir.exists()
     # the learned codec alone needs no ffmpeg
-    rows = CODEC_STUDY_CELL.run(from_mapping(CodecStudyParams, {**SMALL, "codec": "learned"}), ctx)
+    rows = FIG2_CELL.run(from_mapping(Fig2Params, {**SMALL, "codec": "learned"}), ctx)
     assert {r["method"] for r in rows} == {"learned-hyperprior", "noisy-input"}

@@ -10,10 +10,10 @@ import pytest
 
 from workbench.config import from_mapping
 from workbench.evaluate.complexity import memory
-from workbench.evaluate.complexity.cell import COMPLEXITY_CELL, ComplexityCell
+from workbench.pipeline.complexity import COMPLEXITY_CELL, ComplexityCell
 from workbench.evaluate.complexity.claims import flops_ratio_rows
 from workbench.evaluate.complexity.memory import measure_once
-from workbench.pipeline.cells import CellContext
+from workbench.context import RunContext
 from workbench.report.complexity import render
 
 
@@ -23,7 +23,7 @@ def test_cell_rows(tmp_path: Path) -> None:
         "repeats": 1, "runtime_warmup": 0, "meta_check_resolution": "32x32", "dehaze_model": "fastdvdnet",
         "dehaze_method": "fastdvdnet",
     }, where="test")
-    ctx = CellContext(spec_id="complexity", profile="smoke", cell_name="c", work_dir=tmp_path, artifact_dir=tmp_path)
+    ctx = RunContext(spec_id="complexity", profile="smoke", cell_name="c", work_dir=tmp_path, artifact_dir=tmp_path)
     rows = COMPLEXITY_CELL.run(params, ctx)
     df = pd.DataFrame(rows)
     fd = df[(df["method"] == "fastdvdnet") & (df["dataset"] == "set8")].set_index("metric")

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.atomic import torch_save
+from workbench.checkpoint import load_strict, read_training_state, save_training_state
+from workbench.config import config_hash
 from workbench.codec.learned import HyperpriorCodec, estimated_bits
 
 
@@ -90,16 +91,18 @@ def train_hyperprior(
     """
     torch.manual_seed(settings.seed)
     model = HyperpriorCodec(n=settings.n, m=settings.m)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True) if checkpoint.is_file() else None
+    # the run length may grow (resume, extend); every other setting must match the checkpoint
+    key = config_hash({k: v for k, v in asdict(settings).items() if k not in ("steps", "checkpoint_every")})
+    state = read_training_state(checkpoint, spec_hash=key) if checkpoint.is_file() else None
     if state is not None:
-        model.load_state_dict(state["state_dict"])
+        load_strict(model, state["model"], source=str(checkpoint))
     elif init is not None:
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["state_dict"])
+        load_strict(model, read_training_state(init)["model"], source=str(init))
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     step, history, seconds = 0, [], 0.0
     if state is not None:
-        opt.load_state_dict(state["optimizer"])  # state tensors follow the parameters' device
+        opt.load_state_dict(state["optim"])  # state tensors follow the parameters' device
         step, history, seconds = int(state["step"]), list(state["history"]), float(state["seconds"])
     data = _pad_small(frames, settings.patch)
     model.train()
@@ -117,17 +120,9 @@ def train_hyperprior(
         history.append([float(step), float(loss.detach()), mse, bpp])
         if step % settings.checkpoint_every == 0 or step == settings.steps:
             elapsed = seconds + time.perf_counter() - start
-            torch_save(
-                checkpoint,
-                {
-                    "state_dict": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "step": step,
-                    "history": history,
-                    "seconds": elapsed,
-                    "settings": asdict(settings),
-                },
-            )
+            save_training_state(checkpoint, model=model, optimizer=opt, step=step, rng=None,
+                                spec_hash=key, history=history, seconds=elapsed,
+                                settings=asdict(settings))
             if log is not None:
                 log(
                     f"lambda={settings.lam:g} step {step}/{settings.steps} loss {history[-1][1]:.4f} "

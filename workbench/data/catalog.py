@@ -8,6 +8,8 @@ up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<rep
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data import davis, embedded, set8
@@ -15,44 +17,64 @@ from workbench.data.readers import sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
 from workbench.paths import data_root
-
-_DEFAULT_MAX: dict[str, int | None] = {"set8": set8.MAX_FRAMES, "davis2017-train": None,
-                                       "embedded-train": None, "embedded-test": None}
-DATASET_NAMES = tuple(_DEFAULT_MAX)
+from workbench.registry import Registry
 
 
-def _known(name: str) -> str:
-    if name not in _DEFAULT_MAX:
-        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASET_NAMES)}")
-    return name
+@dataclass(frozen=True)
+class DatasetEntry:
+    """How to open and check one named dataset.
+
+    ``open(root, max_frames)`` returns its sequences, ``check(root, deep)`` its layout problems (one line
+    each); ``root`` is the resolved data root; ``default_max_frames`` is the protocol's cut (Set8: 85)."""
+
+    open: Callable[[Path, int | None], list[Sequence]]
+    check: Callable[[Path, bool], list[str]]
+    default_max_frames: int | None = None
 
 
-def open_dataset(name: str, *, root: Path | None = None, max_frames: int | None = None) -> list[Sequence]:
-    """The sequences of dataset ``name``; ``max_frames`` overrides the default cut (Set8: 85).
+#: dataset name → :class:`DatasetEntry`
+DATASETS: Registry[DatasetEntry] = Registry("dataset")
+
+
+def _embedded_entry(name: str) -> DatasetEntry:
+    def check(root: Path, deep: bool) -> list[str]:
+        embedded.ensure_embedded()
+        return embedded.check_embedded(name)
+
+    return DatasetEntry(open=lambda root, n: embedded.open_embedded(name, max_frames=n), check=check)
+
+
+DATASETS.add("set8", DatasetEntry(open=lambda root, n: set8.open_set8(root, max_frames=n),
+                                  check=lambda root, deep: set8.check_set8(root, deep=deep),
+                                  default_max_frames=set8.MAX_FRAMES))
+DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_davis(root, max_frames=n),
+                                             check=lambda root, deep: davis.check_davis(root, deep=deep)))
+for _split in embedded.SPLITS:
+    DATASETS.add(_split, _embedded_entry(_split))
+DATASET_NAMES = tuple(DATASETS.names())
+
+
+def _entry(name: str) -> DatasetEntry:
+    return DATASETS.get(name)
+
+
+def open_dataset(name: str, *, root: Path | None = None, max_frames: int | None = None,
+                 max_sequences: int | None = None) -> list[Sequence]:
+    """The sequences of dataset ``name``; ``max_frames`` overrides the default cut (Set8: 85);
+    ``max_sequences`` keeps the first sequences only (in the dataset's order).
 
     Raises :class:`~workbench.errors.ConfigError` for an unknown name and
     :class:`~workbench.errors.DatasetError` (first layout problem) for a missing or mis-laid dataset.
     """
-    _known(name)
-    limit = max_frames if max_frames is not None else _DEFAULT_MAX[name]
-    base = data_root(root)
-    if name == "set8":
-        return set8.open_set8(base, max_frames=limit)
-    if name == "davis2017-train":
-        return davis.open_davis(base, max_frames=limit)
-    return embedded.open_embedded(name, max_frames=limit)
+    entry = _entry(name)
+    limit = max_frames if max_frames is not None else entry.default_max_frames
+    seqs = entry.open(data_root(root), limit)
+    return seqs[:max_sequences] if max_sequences else seqs
 
 
 def check_dataset(name: str, root: Path | None = None, *, deep: bool = False) -> list[str]:
     """Problems with dataset ``name`` (one line each, naming the path and the fix); ``[]`` if usable."""
-    _known(name)
-    base = data_root(root)
-    if name == "set8":
-        return set8.check_set8(base, deep=deep)
-    if name == "davis2017-train":
-        return davis.check_davis(base, deep=deep)
-    embedded.ensure_embedded()
-    return embedded.check_embedded(name)
+    return _entry(name).check(data_root(root), deep)
 
 
 def _embedded_index() -> dict[str, str]:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from workbench.errors import CheckpointError
-from workbench.models.checkpoint_io import load_strict, read_state_dict
+from workbench.checkpoint import load_strict, read_state_dict
 from workbench.models.warp import flow_warp
 
 LEVELS = 6

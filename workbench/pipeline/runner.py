@@ -27,8 +27,10 @@ import pandas as pd
 from workbench import atomic, provenance
 from workbench.config import config_hash, to_mapping
 from workbench.paths import runs_root
-from workbench.pipeline.cells import CELL_KINDS, CellContext
+from workbench.context import RunContext
+from workbench.pipeline.kinds import CELL_KINDS
 from workbench.pipeline.spec import expand, load_spec
+from workbench.report.notebook import run_notebook
 from workbench.store import reported, versions
 
 DISPLAY_FIELDS = ("method", "label")
@@ -62,7 +64,7 @@ def _log(msg: str) -> None:
 def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *, data_root: Path | None,
              device: str) -> tuple[pd.DataFrame, dict[str, Any], bool]:
     kind = CELL_KINDS.get(kind_id)
-    probe = CellContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=Path("."),
+    probe = RunContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=Path("."),
                         artifact_dir=Path("."), device=device, data_root=data_root)
     inputs = kind.inputs(params, probe) if kind.inputs else {}
     key = cell_key(kind_id, params, inputs)
@@ -70,7 +72,7 @@ def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *
     done, rows_path = cell_dir / "done.json", cell_dir / "rows.csv"
     reused = done.exists() and rows_path.exists()
     if not reused:
-        ctx = CellContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=cell_dir / "work",
+        ctx = RunContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=cell_dir / "work",
                           artifact_dir=cell_dir / "artifacts", device=device, data_root=data_root,
                           input_checksums=dict(inputs))
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,6 @@ def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *
 def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
                  overrides: dict[str, Any] | None = None, notebook: bool = True,
                  results_root: Path | None = None) -> RunSummary:
-    from workbench.report.notebook import run_notebook
-
     t0 = time.time()
     spec = load_spec(spec_id)
     cells = expand(spec, profile, overrides)

@@ -9,6 +9,7 @@ from typing import Any
 from workbench.config import from_mapping, load_yaml, merge
 from workbench.errors import ConfigError
 from workbench.paths import pipelines_dir
+from workbench.pipeline.kinds import CELL_KINDS
 
 
 @dataclass
@@ -63,9 +64,6 @@ def load_spec(spec_id_or_path: str) -> PipelineSpec:
 
 def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = None) -> list[tuple[str, str, Any]]:
     """``[(cell name, kind id, typed params)]`` for ``profile``; defaults merged under each cell."""
-    from workbench import zoo  # noqa: F401
-    from workbench.pipeline.cells import CELL_KINDS
-
     if profile not in spec.profiles:
         raise ConfigError(f"{spec.path}: no profile {profile!r}; profiles: {', '.join(spec.profiles)}")
     prof = spec.profiles[profile]

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from workbench import atomic  # noqa: E402
-from workbench.evaluate.codec.curves import matched_gap  # noqa: E402
+from workbench.evaluate.fig2.curves import matched_gap  # noqa: E402
 
 CODECS = {"x265": ("x265", "C0", "s-"), "learned-hyperprior": ("learned hyperprior", "C3", "o-")}
 GAP = "psnr_gap_db_at_matched_bpp"

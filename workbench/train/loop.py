@@ -23,10 +23,11 @@ import torch
 from tqdm import tqdm
 
 from workbench import atomic
+from workbench.checkpoint import read_training_state, restore_training_state, save_training_state, save_weights
 from workbench.config import config_hash
 from workbench.data.sequence import Sequence
 from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_seed, sample_training_sigma
-from workbench.errors import CheckpointError, ConfigError
+from workbench.errors import ConfigError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
@@ -107,21 +108,17 @@ def train(
     if ckpt_path.exists():
         if not resume:
             raise ConfigError(f"{ckpt_path}: a checkpoint exists; pass --resume to continue or choose another --out")
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if state.get("spec_hash") != spec_key:
-            raise CheckpointError(f"{ckpt_path}: checkpoint was made with another training config; use a new --out")
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
+        state = read_training_state(ckpt_path, spec_hash=spec_key)
+        step = restore_training_state(state, model=model, optimizer=optim, source=str(ckpt_path))
         g.set_state(state["rng"])
-        step = int(state["step"])
     resumed_from = step
     log_rows = _read_log(log_path, step)
     total = spec.total_steps()
     last_loss = math.nan
 
     def save_checkpoint() -> None:
-        atomic.torch_save(ckpt_path, {"model": model.state_dict(), "optim": optim.state_dict(), "step": step,
-                                      "rng": g.get_state(), "spec_hash": spec_key})
+        save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
+                            spec_hash=spec_key)
         _write_log(log_path, log_rows)
 
     bar = tqdm(total=total, initial=step, disable=not progress, desc=out_dir.name, leave=False, mininterval=2.0)
@@ -169,5 +166,5 @@ def train(
     bar.close()
     model_path = out_dir / "model.pt"
     if step >= total:
-        atomic.torch_save(model_path, model.state_dict())
+        save_weights(model_path, model)
     return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from)

@@ -1,6 +1,6 @@
 """``workbench train --config run.yaml``: one YAML fully describes one training run.
 
-The run folder keeps ``config.yaml`` (resolved, after ``--set`` overrides), ``command.txt``,
+The run folder (default :func:`train_run_dir`) keeps ``config.yaml`` (resolved, after ``--set`` overrides), ``command.txt``,
 ``provenance.json``, ``loss.csv``, ``checkpoint.pt`` and ``model.pt``.
 """
 
@@ -17,9 +17,20 @@ import yaml
 
 from workbench import atomic, provenance
 from workbench.config import apply_overrides, config_hash, from_mapping, load_yaml, to_mapping
+from workbench.data.catalog import open_dataset
 from workbench.errors import ConfigError
 from workbench.paths import runs_root
+from workbench.train.loop import train
 from workbench.train.spec import TrainSpec
+from workbench.zoo import build_model
+
+
+def train_run_dir(model_id: str, key: str) -> Path:
+    """The folder of one training run: ``runs/train/<model id>-<first 16 hex digits of its key>``.
+
+    Both ``workbench train`` (key: hash of the resolved config) and the pipeline's restoration cells
+    (key: :func:`workbench.pipeline.restoration.train_dir`) name their runs this way."""
+    return runs_root() / "train" / f"{model_id}-{key[:16]}"
 
 
 @dataclass
@@ -40,12 +51,8 @@ def load_train_config(path: Path, overrides: list[str]) -> TrainRunConfig:
 
 def train_from_config(path: Path, *, overrides: list[str], out_dir: Path | None, resume: bool, device: str,
                       data_root: str | None) -> Path:
-    from workbench.data.catalog import open_dataset
-    from workbench.pipeline.restoration import build_model
-    from workbench.train.loop import train
-
     cfg = load_train_config(path, overrides)
-    out_dir = out_dir or runs_root() / "train" / f"{path.stem}-{config_hash(cfg)[:10]}"
+    out_dir = out_dir or train_run_dir(cfg.model, config_hash(cfg))
     model = build_model(cfg.model, cfg.model_args, seed=cfg.seed, where=str(path))
     root = Path(data_root) if data_root else None
     train_seqs = open_dataset(cfg.train.dataset, root=root, max_frames=cfg.train.max_frames_per_sequence)

@@ -4,19 +4,16 @@
   and ``macs_full`` (every aten op, :mod:`.dispatch` + :mod:`.handlers`, deformable conv :mod:`.deform`);
 - :mod:`.runtime` — ms per frame; :mod:`.memory` — peak memory vs sequence length;
 - :mod:`.audit` — long-format rows, ``audit_complexity`` and ``benchmark_runtime`` (CLI entries);
-- :mod:`.cell` — the ``complexity`` cell kind (:data:`COMPLEXITY_CELL`); :mod:`.claims` — derived ratios.
+- :mod:`.claims` — derived ratios. The ``complexity`` cell kind is :mod:`workbench.pipeline.complexity`.
 
 FLOPs = 2 × MACs throughout.
 """
 
 from workbench.evaluate.complexity.audit import audit_complexity, benchmark_runtime, complexity_rows
-from workbench.evaluate.complexity.cell import COMPLEXITY_CELL, ComplexityCell
 from workbench.evaluate.complexity.count import InputSpec, ModelCount, count_model, count_models
 from workbench.evaluate.complexity.memory import benchmark_memory
 
 __all__ = [
-    "COMPLEXITY_CELL",
-    "ComplexityCell",
     "InputSpec",
     "ModelCount",
     "audit_complexity",

@@ -19,9 +19,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from workbench.atomic import write_text
 from workbench.errors import ConfigError
 from workbench.evaluate.complexity.count import InputSpec, ModelCount, count_model
 from workbench.evaluate.complexity.runtime import ratios, runtime_table
+from workbench.zoo import MODELS
 
 ModelFactory = Callable[[], nn.Module]
 
@@ -52,10 +54,7 @@ def format_resolution(wh: tuple[int, int]) -> str:
 def zoo_factories(
     models: list[str], model_args: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, ModelFactory]:
-    """Constructors from :data:`workbench.registry.MODELS` (default full-size keyword arguments)."""
-    from workbench import zoo  # noqa: F401  (fills the registries)
-    from workbench.registry import MODELS
-
+    """Constructors from :data:`workbench.zoo.MODELS` (default full-size keyword arguments)."""
     args = model_args or {}
     out: dict[str, ModelFactory] = {}
     for name in models:
@@ -147,8 +146,6 @@ def audit_complexity(
                            runtime_resolution=rt, runtime_device=device, repeats=repeats)
     df = pd.DataFrame(rows)
     if out_csv is not None:
-        from workbench.atomic import write_text
-
         write_text(Path(out_csv), df.to_csv(index=False))
     return df
 

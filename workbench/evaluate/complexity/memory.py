@@ -18,6 +18,7 @@ command, not part of the audit cell (at 960×540 on CPU it takes minutes per mod
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import subprocess
@@ -29,26 +30,21 @@ import pandas as pd
 import torch
 
 from workbench.errors import ToolError
+from workbench.evaluate.infer import restore_stream
+from workbench.zoo import MODELS
 
 
 def _build(model_id: str) -> Any:
     """A zoo model id, or ``package.module:callable`` (a zero-argument constructor, used by tests)."""
     if ":" in model_id:
-        import importlib
-
         module, attr = model_id.split(":", 1)
         return getattr(importlib.import_module(module), attr)()
-    from workbench import zoo  # noqa: F401  (fills the registry)
-    from workbench.registry import MODELS
-
     return MODELS.get(model_id)()
 
 
 def _child(
     model_id: str, frames: int, width: int, height: int, device: str, chunk_len: int | None
 ) -> dict[str, Any]:
-    from workbench.evaluate.infer import restore_stream
-
     dev = torch.device(device)
     model = _build(model_id).to(dev).eval()
     c = int(getattr(model, "in_channels", 3))

@@ -1,7 +1,6 @@
 """The ``complexity`` cell kind (pipelines/complexity.yaml): counts, parameters, runtime, derived claims.
 
-The lead registers it in :mod:`workbench.zoo` with ``CELL_KINDS.add("complexity", COMPLEXITY_CELL)``.
-Models are built from :data:`workbench.registry.MODELS` with their default (paper-size) arguments plus
+Registered in :mod:`workbench.pipeline.kinds`. Models are built from :data:`workbench.registry.MODELS` with their default (paper-size) arguments plus
 ``model_args[id]``; weights are random (seeded): complexity does not depend on them.
 """
 
@@ -21,7 +20,8 @@ from workbench.evaluate.complexity.audit import (
 )
 from workbench.evaluate.complexity.claims import flops_ratio_rows
 from workbench.evaluate.complexity.count import InputSpec, count_model
-from workbench.pipeline.cells import CellContext, CellKind
+from workbench.context import RunContext
+from workbench.pipeline.cells import CellKind
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _meta_check(name: str, factory: Any, wh: tuple[int, int], spec: InputSpec, s
     return "equal" if same else f"differs (cpu {real.macs_full:.6g} vs meta {meta.macs_full:.6g} MAC)"
 
 
-def run(p: ComplexityCell, ctx: CellContext) -> list[dict[str, Any]]:
+def run(p: ComplexityCell, ctx: RunContext) -> list[dict[str, Any]]:
     wh = parse_resolution(p.resolution)
     factories = zoo_factories(p.models, p.model_args)
     spec = InputSpec(height=wh[1], width=wh[0], channels=p.channels, steady_frames=p.steady_frames)

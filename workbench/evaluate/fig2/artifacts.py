@@ -18,7 +18,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from workbench.atomic import write_bytes, write_text
-from workbench.evaluate.codec.runners import PointResult
+from workbench.evaluate.fig2.runners import PointResult
 
 _KEYS = {"psnr_db": "psnr-rgb", "psnr_y_db": "psnr-y", "ssim": "ssim-rgb"}
 

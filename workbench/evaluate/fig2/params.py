@@ -1,4 +1,4 @@
-"""Schema of the ``codec_study`` cell kind (paper §3, Fig. 2: codecs as denoisers at σ = 20)."""
+"""Schema of the ``fig2`` cell kind (paper §3, Fig. 2: codecs as denoisers at σ = 20)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from workbench.codec.x265 import X265Settings
 
 
 @dataclass
-class CodecStudyParams:
+class Fig2Params:
     """One cell of the motivation study. ``codec = "both"`` also measures the matched-bpp PSNR gap.
 
     Noisy input: AWGN of each σ (0–255 scale, seed from (dataset, sequence, σ)), then clipped to [0, 1]

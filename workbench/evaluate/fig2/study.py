@@ -1,6 +1,6 @@
-"""The ``codec_study`` cell kind: x265 and a learned hyperprior codec as denoisers (paper §3, Fig. 2).
+"""Fig. 2 (the paper's motivation study, §3): x265 and a learned hyperprior codec as denoisers.
 
-``run_codec_study(params, ctx)`` returns long-format rows (``level`` = ``sequence`` | ``dataset``):
+``run_fig2(params, ctx)`` returns long-format rows (``level`` = ``sequence`` | ``dataset``):
 
 - ``method`` ``x265`` / ``learned-hyperprior``: ``bpp`` (real bitstream), for the learned codec also
   ``bpp_estimated``, ``bpp_actual``, ``rate_gap_pct = 100·(actual − estimated)/estimated``; and against each
@@ -25,14 +25,15 @@ from workbench import ffmpeg as wb_ffmpeg
 from workbench.codec.learned import HyperpriorCodec
 from workbench.codec.train import train_hyperprior
 from workbench.config import config_hash
+from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
-from workbench.evaluate.codec.artifacts import compressai_json, write_crops, write_json
-from workbench.evaluate.codec.clips import CODEC_INPUT, NoisyClip, centre_crop_box, clip_metrics, make_clips
-from workbench.evaluate.codec.curves import gap_rows
-from workbench.evaluate.codec.params import CodecStudyParams
-from workbench.evaluate.codec.runners import PointResult, run_learned, run_x265
-from workbench.pipeline.cells import CellContext, CellKind
+from workbench.evaluate.fig2.artifacts import compressai_json, write_crops, write_json
+from workbench.evaluate.fig2.clips import CODEC_INPUT, NoisyClip, centre_crop_box, clip_metrics, make_clips
+from workbench.evaluate.fig2.curves import gap_rows
+from workbench.evaluate.fig2.params import Fig2Params
+from workbench.evaluate.fig2.runners import PointResult, run_learned, run_x265
+from workbench.context import RunContext
 
 _METRICS = ("psnr_db", "psnr_y_db", "ssim")
 #: codec settings copied from each point into its rows (x265: the command's parts; learned: the model id)
@@ -49,16 +50,12 @@ _ROW_EXTRAS = (
 )
 
 
-def _open(name: str, ctx: CellContext, max_frames: int | None, max_sequences: int | None = None) -> list[Sequence]:
-    from workbench.data.catalog import open_dataset
-
-    seqs = open_dataset(name, root=ctx.data_root, max_frames=max_frames)
-    return seqs[:max_sequences] if max_sequences else seqs
+def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int | None = None) -> list[Sequence]:
+    return open_dataset(name, root=ctx.data_root, max_frames=max_frames, max_sequences=max_sequences)
 
 
-def _inputs(p: CodecStudyParams, ctx: CellContext) -> dict[str, str]:
-    from workbench.data.catalog import dataset_checksums
-
+def input_checksums(p: Fig2Params, ctx: RunContext) -> dict[str, str]:
+    """sha256 of every frame the study reads (test set, and the codec's training set when it trains)."""
     names = {p.dataset} | ({p.train_dataset} if p.codec != "x265" else set())
     out: dict[str, str] = {}
     for name in sorted(names):
@@ -67,7 +64,7 @@ def _inputs(p: CodecStudyParams, ctx: CellContext) -> dict[str, str]:
 
 
 def train_models(
-    p: CodecStudyParams, frames: list[np.ndarray], work_dir: Path, log: Any = None, device: str = "cpu"
+    p: Fig2Params, frames: list[np.ndarray], work_dir: Path, log: Any = None, device: str = "cpu"
 ) -> tuple[dict[float, HyperpriorCodec], dict[str, Any]]:
     """Train (or resume/load) one codec per λ; weights cached in ``work_dir/learned/`` by config hash."""
     models: dict[float, HyperpriorCodec] = {}
@@ -168,7 +165,7 @@ def _shape(shape: tuple[int, int, int]) -> dict[str, int]:
     return {"frames": shape[0], "height": shape[1], "width": shape[2]}
 
 
-def run_codec_study(p: CodecStudyParams, ctx: CellContext) -> list[dict[str, Any]]:
+def run_fig2(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
     """Run the study cell; see the module docstring for the rows and files it produces."""
     spec = p.colour()
     use_x265, use_learned = p.codec in ("x265", "both"), p.codec in ("learned", "both")
@@ -224,8 +221,8 @@ def run_codec_study(p: CodecStudyParams, ctx: CellContext) -> list[dict[str, Any
 
 
 def _write_artifacts(
-    p: CodecStudyParams,
-    ctx: CellContext,
+    p: Fig2Params,
+    ctx: RunContext,
     points: list[PointResult],
     clips: list[NoisyClip],
     crop_seq: str,
@@ -261,5 +258,3 @@ def _write_artifacts(
     refs.update({f"noisy-sigma{s:g}": c.noisy[mid, top : top + ch, left : left + cw] for s, c in clip_by_sigma.items()})
     write_crops(ctx.artifact_dir / "crops", sequence=crop_seq, frame=mid, box=box, references=refs, points=points)
 
-
-CODEC_STUDY_CELL = CellKind(schema=CodecStudyParams, run=run_codec_study, inputs=_inputs)

@@ -17,7 +17,7 @@ from workbench.codec.bitstream import compress, decompress
 from workbench.codec.colour import ColourSpec, rgb_to_yuv420, yuv420_to_rgb
 from workbench.codec.learned import HyperpriorCodec
 from workbench.codec.x265 import X265Settings, encode_decode
-from workbench.evaluate.codec.clips import NoisyClip, clip_metrics
+from workbench.evaluate.fig2.clips import NoisyClip, clip_metrics
 
 CropFn = Callable[[NoisyClip, np.ndarray], "np.ndarray | None"]
 
