@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from workbench.models.base import RestorationModel
 from workbench.checkpoint import load_strict, read_state_dict, strip_prefix
+from workbench.models.base import RestorationModel
 
 #: channels per frame inside the grouped input convolution of a denoising block
 _INTERM_PER_FRAME = 30

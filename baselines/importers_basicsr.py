@@ -21,8 +21,8 @@ import re
 from torch import Tensor
 
 from baselines.edvr import EDVR, EDVRConfig, build_edvr
-from workbench.errors import CheckpointError
 from workbench.checkpoint import load_strict, read_state_dict, strip_prefix
+from workbench.errors import CheckpointError
 
 #: MMagic name prefix → BasicSR name prefix (first match applies)
 MMAGIC_TO_BASICSR: tuple[tuple[str, str], ...] = (

@@ -42,8 +42,8 @@ from torch import Tensor, nn
 
 from baselines.basicvsr import BasicVSRBi, BasicVSRUni, Head, build_basicvsr
 from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni, build_basicvsrpp
-from workbench.errors import CheckpointError
 from workbench.checkpoint import read_state_dict
+from workbench.errors import CheckpointError
 from workbench.models.spynet import IMAGENET_MEAN, IMAGENET_STD, map_spynet_key
 
 Direction = Literal["uni", "bi"]

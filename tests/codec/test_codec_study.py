@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from workbench.config import from_mapping
+from workbench.context import RunContext
 from workbench.data.sequence import ArraySequence
 from workbench.errors import ToolError
 from workbench.evaluate.fig2 import Fig2Params
-from workbench.pipeline.fig2 import FIG2_CELL
 from workbench.evaluate.fig2 import study as study_mod
-from workbench.context import RunContext
+from workbench.pipeline.fig2 import FIG2_CELL
 
 SMALL = {
     "codec": "both",

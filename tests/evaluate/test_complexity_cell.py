@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from workbench.config import from_mapping
+from workbench.context import RunContext
 from workbench.evaluate.complexity import memory
-from workbench.pipeline.complexity import COMPLEXITY_CELL, ComplexityCell
 from workbench.evaluate.complexity.claims import flops_ratio_rows
 from workbench.evaluate.complexity.memory import measure_once
-from workbench.context import RunContext
+from workbench.pipeline.complexity import COMPLEXITY_CELL, ComplexityCell
 from workbench.report.complexity import render
 
 

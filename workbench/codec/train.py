@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from workbench.checkpoint import load_strict, read_training_state, save_training_state
-from workbench.config import config_hash
 from workbench.codec.learned import HyperpriorCodec, estimated_bits
+from workbench.config import config_hash
 
 
 @dataclass(frozen=True)

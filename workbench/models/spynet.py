@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from workbench.errors import CheckpointError
 from workbench.checkpoint import load_strict, read_state_dict
+from workbench.errors import CheckpointError
 from workbench.models.warp import flow_warp
 
 LEVELS = 6

@@ -1,6 +1,7 @@
 """The ``complexity`` cell kind (pipelines/complexity.yaml): counts, parameters, runtime, derived claims.
 
-Registered in :mod:`workbench.pipeline.kinds`. Models are built from :data:`workbench.registry.MODELS` with their default (paper-size) arguments plus
+Registered in :mod:`workbench.pipeline.kinds`. Models are built from :data:`workbench.zoo.MODELS`
+with their default (paper-size) arguments plus
 ``model_args[id]``; weights are random (seeded): complexity does not depend on them.
 """
 
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 import torch
 
+from workbench.context import RunContext
 from workbench.evaluate.complexity.audit import (
     complexity_rows,
     count_rows,
@@ -20,7 +22,6 @@ from workbench.evaluate.complexity.audit import (
 )
 from workbench.evaluate.complexity.claims import flops_ratio_rows
 from workbench.evaluate.complexity.count import InputSpec, count_model
-from workbench.context import RunContext
 from workbench.pipeline.cells import CellKind
 
 

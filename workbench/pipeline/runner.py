@@ -26,8 +26,8 @@ import pandas as pd
 
 from workbench import atomic, provenance
 from workbench.config import config_hash, to_mapping
-from workbench.paths import runs_root
 from workbench.context import RunContext
+from workbench.paths import runs_root
 from workbench.pipeline.kinds import CELL_KINDS
 from workbench.pipeline.spec import expand, load_spec
 from workbench.report.notebook import run_notebook

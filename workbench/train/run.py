@@ -1,7 +1,7 @@
 """``workbench train --config run.yaml``: one YAML fully describes one training run.
 
-The run folder (default :func:`train_run_dir`) keeps ``config.yaml`` (resolved, after ``--set`` overrides), ``command.txt``,
-``provenance.json``, ``loss.csv``, ``checkpoint.pt`` and ``model.pt``.
+The run folder (default :func:`train_run_dir`) keeps ``config.yaml`` (resolved, after ``--set``
+overrides), ``command.txt``, ``provenance.json``, ``loss.csv``, ``checkpoint.pt`` and ``model.pt``.
 """
 
 from __future__ import annotations

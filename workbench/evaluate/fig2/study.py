@@ -25,6 +25,7 @@ from workbench import ffmpeg as wb_ffmpeg
 from workbench.codec.learned import HyperpriorCodec
 from workbench.codec.train import train_hyperprior
 from workbench.config import config_hash
+from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
@@ -33,7 +34,6 @@ from workbench.evaluate.fig2.clips import CODEC_INPUT, NoisyClip, centre_crop_bo
 from workbench.evaluate.fig2.curves import gap_rows
 from workbench.evaluate.fig2.params import Fig2Params
 from workbench.evaluate.fig2.runners import PointResult, run_learned, run_x265
-from workbench.context import RunContext
 
 _METRICS = ("psnr_db", "psnr_y_db", "ssim")
 #: codec settings copied from each point into its rows (x265: the command's parts; learned: the model id)
