@@ -102,3 +102,21 @@ def test_version_numbers_are_never_reused(root, cli):
     assert cli("results", "list").returncode == 0  # the index forgets v0002 ...
     assert publish_one(root).name == "v0003"  # ... the number stays taken
     assert [r["version"] for r in versions.read_index(root)] == ["v0001", "v0003"]
+
+
+def test_a_full_disk_at_the_index_write_still_leaves_a_consistent_store(root, monkeypatch, capsys):
+    import errno
+
+    publish_one(root)
+
+    def full(target, data):
+        if os.path.basename(str(target)) == "index.csv":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        _write_bytes(target, data)
+
+    monkeypatch.setattr(atomic, "write_bytes", full)
+    v2 = publish_one(root)
+    assert v2.name == "v0002" and "index.csv not updated" in capsys.readouterr().err
+    monkeypatch.setattr(atomic, "write_bytes", _write_bytes)  # space again
+    assert [r["version"] for r in versions.read_index(root)] == ["v0001", "v0002"]
+    assert len(_raw_index(root)) == 2

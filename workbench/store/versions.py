@@ -163,7 +163,7 @@ class VersionRef:
 def published_version(version_dir: Path) -> VersionRef:
     """The store, table, profile and version of a published version folder; a ConfigError otherwise."""
     d = Path(version_dir).resolve()
-    if version_number(d.name) is None or not (d / "manifest.json").is_file():
+    if version_number(d.name) is None or len(d.parents) < 3 or not (d / "manifest.json").is_file():
         raise ConfigError(f"{version_dir}: not a published results version (<table>/<profile>/vNNNN with a "
                           "manifest.json)")
     return VersionRef(d.parents[2], d.parent.parent.name, d.parent.name, d.name)
