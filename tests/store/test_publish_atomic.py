@@ -1,6 +1,7 @@
 """Publishing is one step under the store lock; the index follows the version folders (GUIDE 16)."""
 
 import csv
+import errno
 import multiprocessing as mp
 import os
 import shutil
@@ -105,8 +106,6 @@ def test_version_numbers_are_never_reused(root, cli):
 
 
 def test_a_full_disk_at_the_index_write_still_leaves_a_consistent_store(root, monkeypatch, capsys):
-    import errno
-
     publish_one(root)
 
     def full(target, data):
