@@ -60,11 +60,9 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_notebook(a: argparse.Namespace) -> int:
-    from workbench.report.notebook import run_notebook
+    from workbench.report.notebook import rerender
 
-    params = _overrides(a.param)
-    params.setdefault("version_dir", ".")
-    print(run_notebook(a.id, Path(a.version_dir).resolve(), params))
+    print(rerender(a.id, Path(a.version_dir), _overrides(a.param)))
     return 0
 
 
@@ -121,11 +119,19 @@ def cmd_bench_memory(a: argparse.Namespace) -> int:
     return 0
 
 
+RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "version"), ("created_utc", "created"),
+                   ("commit", "commit"), ("result_kind", "kind"), ("overrides", "overrides"), ("note", "note")]
+
+
 def cmd_results_list(a: argparse.Namespace) -> int:
     from workbench.store.versions import read_index
 
-    for row in read_index():
-        print(f"{row['table']:<12} {row['profile']:<6} {row['version']}  {row['created_utc']}  {row['path']}")
+    rows = [{**r, "commit": r["git_commit"][:10] + ("+dirty" if r.get("git_dirty") else "")} for r in read_index()]
+    rows = [{k: r.get(k) or "-" for k, _ in RESULTS_COLUMNS} for r in rows]
+    widths = {k: max([len(h), *(len(r[k]) for r in rows)]) for k, h in RESULTS_COLUMNS}
+    print("  ".join(f"{h:<{widths[k]}}" for k, h in RESULTS_COLUMNS).rstrip())
+    for r in rows:
+        print("  ".join(f"{r[k]:<{widths[k]}}" for k, _ in RESULTS_COLUMNS).rstrip())
     return 0
 
 
@@ -159,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-notebook", action="store_true")
     r.set_defaults(func=cmd_run)
 
-    n = sub.add_parser("notebook", help="execute a notebook against a results version")
+    n = sub.add_parser("notebook", help="re-run a notebook on a published version's data; publishes a new version "
+                       "(the given one is never modified)")
     n.add_argument("id")
-    n.add_argument("--version-dir", required=True)
+    n.add_argument("--version-dir", required=True, help="a published version, results/<table>/<profile>/vNNNN")
     n.add_argument("-p", "--param", action="append", help="notebook parameter key=value")
     n.set_defaults(func=cmd_notebook)
 
@@ -172,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_reproduce)
 
     res = sub.add_parser("results", help="results store").add_subparsers(dest="results_command", required=True)
-    rl = res.add_parser("list", help="list every results version")
+    rl = res.add_parser("list", help="list every results version with what tells them apart (commit, kind, "
+                        "overrides, note)")
     rl.set_defaults(func=cmd_results_list)
 
     au = sub.add_parser("audit", help="audits").add_subparsers(dest="audit_command", required=True)

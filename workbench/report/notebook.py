@@ -1,7 +1,11 @@
 """Execute a notebook with papermill, rejecting unknown parameters (papermill itself only warns).
 
 The executed notebook is written as ``<version_dir>/<notebook id>.ipynb``; the kernel runs with the
-version folder as its working directory.
+version folder as its working directory. :func:`run_notebook` runs in a staging folder, before it is
+published (the pipeline runner). A published version is never written into: :func:`rerender` copies its
+data files into a new staging folder, runs the notebook there and publishes the result as the next
+version, with the manifest note ``re-rendered from vNNNN``. Every check (notebook id, parameters,
+``table_id`` against the version's table) runs before anything is written.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from workbench import provenance
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import notebooks_dir
+from workbench.store import versions
 
 
 def notebook_path(notebook_id: str) -> Path:
@@ -50,3 +56,35 @@ def run_notebook(notebook_id: str, version_dir: Path, params: dict[str, Any]) ->
         raise WorkbenchError(f"{notebook_path(notebook_id)}: notebook failed in cell {exc.exec_count}: "
                           f"{exc.ename}: {exc.evalue}") from None
     return out
+
+
+def _rerender_params(notebook_id: str, ref: versions.VersionRef, params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(params)
+    if params.setdefault("version_dir", ".") != ".":
+        raise ConfigError(f"notebook parameter version_dir={params['version_dir']!r}: the version is chosen by "
+                          "--version-dir; drop -p version_dir")
+    declared = declared_parameters(notebook_id)
+    if "table_id" in declared:
+        table_id = params.setdefault("table_id", ref.table)
+        if table_id != ref.table:
+            raise ConfigError(f"notebook parameter table_id={table_id!r} does not match {ref.path} (table "
+                              f"{ref.table!r}); drop it or use a version of {table_id!r}")
+    return params
+
+
+def rerender(notebook_id: str, version_dir: Path, params: dict[str, Any]) -> Path:
+    """Run ``notebook_id`` on a copy of a published version's data; publish it as a new version."""
+    check_parameters(notebook_id, params)
+    ref = versions.published_version(version_dir)
+    params = _rerender_params(notebook_id, ref, params)
+    prov = provenance.collect("cpu")
+    staging = versions.stage_copy(ref)
+    try:
+        run_notebook(notebook_id, staging, params)
+        return versions.publish(staging, ref.table, ref.profile, created_utc=str(prov["created_utc"]),
+                                git_commit=str(prov["git_commit"]), root=ref.root,
+                                git_dirty=bool(prov["git_dirty"]),
+                                note=f"re-rendered from {ref.version} with notebook {notebook_id}")
+    except BaseException:
+        versions.discard_staging(staging)
+        raise
