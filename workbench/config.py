@@ -2,7 +2,7 @@
 
 Every section of a config is a dataclass; :func:`from_mapping` builds it from a YAML mapping and
 rejects unknown keys, missing required keys and wrongly typed values with one line that names the
-file and the key. ``--set a.b=value`` overrides are parsed with ``yaml.safe_load`` (never ``eval``).
+file and the key; a section with a ``validate()`` method then has its ranges checked the same way. ``--set a.b=value`` overrides are parsed with ``yaml.safe_load`` (never ``eval``).
 """
 
 from __future__ import annotations
@@ -119,7 +119,14 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, where: str = "config"
             kwargs[name] = _coerce(data[name], hints[name], f"{where}.{name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):  # range and meaning checks of the section (they name the key)
+        try:
+            validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return obj
 
 
 def to_mapping(obj: Any) -> Any:

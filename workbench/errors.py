@@ -23,3 +23,7 @@ class CheckpointError(WorkbenchError):
 
 class ToolError(WorkbenchError):
     """An external tool (ffmpeg, x265) is missing or failed."""
+
+
+class TrainingError(WorkbenchError):
+    """A training run cannot go on (the loss became NaN or infinite); the last good checkpoint is kept."""

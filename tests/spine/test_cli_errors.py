@@ -7,7 +7,7 @@ from PIL import Image
 SPEC = """
 id: {id}
 title: bad input check
-notebook: table1
+notebook: restoration
 profiles:
   tiny:
     defaults:
@@ -80,8 +80,8 @@ def test_unknown_model_and_pipeline(isolated, cli):
 
 
 def test_unknown_notebook_parameter(isolated, cli):
-    r = cli("notebook", "table1", "--version-dir", str(isolated), "-p", "colour=red")
-    _assert_one_line_error(r, "table1.ipynb", "unknown notebook parameter 'colour'", "version_dir")
+    r = cli("notebook", "restoration", "--version-dir", str(isolated), "-p", "colour=red")
+    _assert_one_line_error(r, "restoration.ipynb", "unknown notebook parameter 'colour'", "version_dir")
 
 
 def test_missing_ffmpeg_for_the_codec_study(isolated, cli, monkeypatch):

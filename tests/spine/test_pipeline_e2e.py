@@ -7,7 +7,7 @@ import pandas as pd
 TINY = """
 id: {id}
 title: tiny end-to-end check
-notebook: table1
+notebook: restoration
 profiles:
   tiny:
     kind: pipeline check
@@ -28,7 +28,7 @@ def test_run_twice_makes_two_versions_and_reuses_cells(isolated, run_cli):
     r = run_cli("run", str(spec), "--profile", "tiny")
     assert r.returncode == 0, r.stderr
     v1 = isolated / "results" / "tiny1" / "tiny" / "v0001"
-    for name in ("measured.csv", "comparison.csv", "manifest.json", "table1.ipynb", "figures/tiny1.png"):
+    for name in ("measured.csv", "comparison.csv", "manifest.json", "restoration.ipynb", "figures/tiny1.png"):
         assert (v1 / name).is_file(), name
     measured = pd.read_csv(v1 / "measured.csv")
     ds = measured[(measured["level"] == "dataset") & (measured["metric"] == "psnr_db")]

@@ -23,17 +23,17 @@ def published(root):
 
 def test_notebook_on_a_published_version_publishes_a_new_one_and_leaves_it_byte_identical(root, published, cli):
     before = tree_digest(published)
-    r = cli("notebook", "table1", "--version-dir", str(published))
+    r = cli("notebook", "restoration", "--version-dir", str(published))
     assert r.returncode == 0, r.stderr
     assert tree_digest(published) == before
     v2 = published.parent / "v0002"
     assert r.stdout.strip() == str(v2)
-    for name in ("measured.csv", "comparison.csv", "reported.csv", "table1.ipynb", "figures/table1.png",
+    for name in ("measured.csv", "comparison.csv", "reported.csv", "restoration.ipynb", "figures/table1.png",
                  "figures/table1.csv"):
         assert (v2 / name).is_file(), name
     assert (v2 / "measured.csv").read_bytes() == (published / "measured.csv").read_bytes()
     manifest = json.loads((v2 / "manifest.json").read_text())
-    assert manifest["note"] == "re-rendered from v0001 with notebook table1"
+    assert manifest["note"] == "re-rendered from v0001 with notebook restoration"
     assert manifest["provenance"] == json.loads((published / "manifest.json").read_text())["provenance"]
     assert [r["version"] for r in versions.read_index(root)] == ["v0001", "v0002"]
     assert "re-rendered from v0001" in cli("results", "list").stdout
@@ -42,9 +42,9 @@ def test_notebook_on_a_published_version_publishes_a_new_one_and_leaves_it_byte_
 
 @pytest.mark.parametrize("args, needle", [
     (["nosuchnotebook"], "notebook not found"),
-    (["table1", "-p", "table_id=nosuchtable"], "table_id='nosuchtable'"),
-    (["table1", "-p", "version_dir=/elsewhere"], "version_dir"),
-    (["table1", "-p", "colour=red"], "unknown notebook parameter 'colour'"),
+    (["restoration", "-p", "table_id=nosuchtable"], "table_id='nosuchtable'"),
+    (["restoration", "-p", "version_dir=/elsewhere"], "version_dir"),
+    (["restoration", "-p", "colour=red"], "unknown notebook parameter 'colour'"),
 ])
 def test_bad_notebook_arguments_exit_2_with_one_line_and_write_nothing(root, published, cli, args, needle):
     before = tree_digest(root)
@@ -57,5 +57,5 @@ def test_notebook_refuses_a_folder_that_is_not_a_published_version(root, publish
     loose = tmp_path / "loose"
     shutil.copytree(published, loose)
     before = tree_digest(tmp_path)
-    assert "not a published results version" in one_error_line(cli("notebook", "table1", "--version-dir", str(loose)))
+    assert "not a published results version" in one_error_line(cli("notebook", "restoration", "--version-dir", str(loose)))
     assert tree_digest(tmp_path) == before

@@ -1,4 +1,4 @@
-"""Additive white Gaussian noise, FastDVDNet test protocol (protocols.md §1.3).
+"""Additive white Gaussian noise, FastDVDNet test protocol (docs/protocols.md §1.3).
 
 - σ is given on the [0, 255] scale and applied to frames in [0, 1] as ``N(0, σ/255)``;
 - float32, **not clipped** (the protocol of FastDVDNet, VRT and FloRNN);
@@ -6,7 +6,9 @@
   and the noise of frame ``t`` depends only on ``(seed, t)``, so streaming one frame at a time gives
   the same bits as degrading the whole clip at once.
 
-Training noise: σ ~ U[5, 55] per clip (:func:`sample_training_sigma`).
+Training noise: σ ~ U[5, 55] per clip (:func:`sample_training_sigma`; the range is the recipe's
+``sigma_min``/``sigma_max``). Non-blind models get σ as a noise map on the [0, 1] scale
+(:func:`noise_map`), the one place where σ/255 becomes a map.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ import hashlib
 
 import numpy as np
 import torch
-
-#: training noise range on the [0, 255] scale (FastDVDNet: U[5, 55])
-TRAIN_SIGMA_RANGE = (5.0, 55.0)
 
 
 def noise_seed(dataset: str, sequence: str, sigma: float) -> int:
@@ -53,3 +52,11 @@ def add_training_noise(clean: torch.Tensor, sigma255: torch.Tensor, generator: t
     """``clean`` (N, T, C, H, W) in [0, 1] plus N(0, σ/255) per clip; unclipped."""
     noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype)
     return clean + noise * (sigma255 / 255.0).view(-1, *([1] * (clean.dim() - 1))).to(clean.dtype)
+
+
+def noise_map(sigma255: float | torch.Tensor, *, height: int, width: int,
+              device: str | torch.device = "cpu") -> torch.Tensor:
+    """Noise map ``(N, 1, H, W)`` float32 of σ/255 (σ on the [0, 255] scale): a float gives ``N = 1``,
+    a tensor ``(N,)`` one σ per clip."""
+    sig = torch.as_tensor(sigma255, dtype=torch.float32).reshape(-1, 1, 1, 1) / 255.0
+    return sig.expand(-1, 1, height, width).to(device)

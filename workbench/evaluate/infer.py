@@ -8,10 +8,13 @@ degraded frame ``t`` as float32 ``(H, W, C)`` and is called at most a bounded nu
   reflected at the borders (``−1 → 1``, ``T → T−2``; the FastDVDNet protocol); only ``window`` frames
   are held at once.
 - recurrent models: the state is carried from frame to frame; one frame is held at once.
-- clip (bi-directional) models: the **chunking rule** — chunks of ``chunk_len`` output frames, each
-  processed with ``chunk_overlap`` extra frames of context on both sides (clipped at the sequence ends)
-  — is returned by :func:`chunking_rule` and recorded with the results, because it changes the PSNR of
-  bi-directional models.
+- clip (bi-directional) models: by default the **whole sequence** in one forward pass (``chunk_len =
+  None``), as the uni-directional models keep their state over the whole sequence and as the paper's
+  bi-directional setting implies (every output sees every frame). Chunking is a memory limit the user
+  sets: chunks of ``chunk_len`` output frames, each processed with ``chunk_overlap`` extra frames of
+  context on both sides (clipped at the sequence ends). The rule in force (:func:`chunking_rule`) is
+  recorded in every result row, because it changes the PSNR of bi-directional models. Memory of the
+  whole-sequence pass grows with the sequence (85 frames at 960×540 fit a GPU, not this CPU's defaults).
 
 Spatial size: inputs are reflect-padded to a multiple of ``model.size_multiple`` (default 1) and the
 outputs cropped back.
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from workbench.degrade.awgn import noise_map
 from workbench.models.base import RestorationModel, output_frames
 
 FrameFn = Callable[[int], np.ndarray]
@@ -39,7 +43,10 @@ def reflect_index(i: int, n: int) -> int:
     return period - i if i >= n else i
 
 
-def chunking_rule(chunk_len: int, chunk_overlap: int) -> str:
+def chunking_rule(chunk_len: int | None, chunk_overlap: int) -> str:
+    """How a clip model was run over a sequence, in words (recorded with every result row)."""
+    if chunk_len is None:
+        return "whole sequence in one pass"
     return f"chunks of {chunk_len} frames with {chunk_overlap} context frames each side"
 
 
@@ -71,7 +78,7 @@ def restore_stream(
     *,
     noise_sigma: float | None = None,
     device: str | torch.device = "cpu",
-    chunk_len: int = 10,
+    chunk_len: int | None = None,
     chunk_overlap: int = 2,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, restored_frame)`` for every frame; ``noise_sigma`` on the [0, 255] scale."""
@@ -82,7 +89,7 @@ def restore_stream(
     def noise_map_like(x: torch.Tensor) -> torch.Tensor | None:
         if noise_sigma is None:
             return None
-        return torch.full((1, 1, *x.shape[-2:]), noise_sigma / 255.0, device=device)
+        return noise_map(noise_sigma, height=x.shape[-2], width=x.shape[-1], device=device)
 
     mode = model.temporal_mode
     if mode == "window":
@@ -105,8 +112,11 @@ def restore_stream(
             step_out, state = model.step(x, state, noise_map_like(x))
             yield t, _to_numpy(output_frames(step_out), hw)
     elif mode == "clip":
-        for start in range(0, num_frames, chunk_len):
-            stop = min(start + chunk_len, num_frames)
+        step = num_frames if chunk_len is None else chunk_len
+        if step < 1:
+            raise ValueError(f"chunk_len={chunk_len}: use None (whole sequence) or a positive number of frames")
+        for start in range(0, num_frames, step):
+            stop = min(start + step, num_frames)
             lo, hi = max(0, start - chunk_overlap), min(num_frames, stop + chunk_overlap)
             clip, hw = _pad(torch.stack([_to_tensor(degraded(j), device) for j in range(lo, hi)], dim=1), multiple)
             out = output_frames(model(clip, noise_map_like(clip[:, 0])))

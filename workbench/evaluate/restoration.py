@@ -31,7 +31,9 @@ class EvalSpec:
     sigmas: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0, 40.0, 50.0])
     max_frames: int | None = 85
     max_sequences: int | None = None
-    chunk_len: int = 10
+    #: clip (bi-directional) models: None = the whole sequence in one pass (default); N = chunks of N
+    #: output frames with ``chunk_overlap`` context frames each side, only to bound memory
+    chunk_len: int | None = None
     chunk_overlap: int = 2
     crop_border: int = 0
     rounding: str = "none"
@@ -44,7 +46,8 @@ def evaluate_model(model: RestorationModel, seqs: list[Sequence], *, dataset: st
     protocol = Protocol(frames_per_sequence=spec.max_frames, crop_border=spec.crop_border,
                         rounding=spec.rounding, clip_output=spec.clip_output)  # type: ignore[arg-type]
     rows: list[dict[str, Any]] = []
-    extra = {"chunking": chunking_rule(spec.chunk_len, spec.chunk_overlap)} if model.temporal_mode == "clip" else {}
+    extra = {"chunking": chunking_rule(spec.chunk_len, spec.chunk_overlap) if model.temporal_mode == "clip"
+             else "not applicable (window or recurrent model)"}
     for sigma in spec.sigmas:
         per_seq: list[dict[str, float]] = []
         for seq in seqs:

@@ -22,8 +22,10 @@ from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.evaluate.restoration import EvalSpec, evaluate_model
+from workbench.locks import file_lock
 from workbench.pipeline.cells import CellKind
-from workbench.train.loop import train
+from workbench.train.loop import last_log_row, train
+from workbench.train.motion import init_motion, motion_weights, sha256_of
 from workbench.train.run import train_run_dir
 from workbench.train.spec import TrainSpec
 from workbench.zoo import build_model
@@ -53,6 +55,10 @@ def _inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
         out.update({f"{name}/{k}": v for k, v in dataset_checksums(seqs).items()})
     if p.checkpoint:
         out["checkpoint"] = hashlib.sha256(Path(p.checkpoint).read_bytes()).hexdigest()
+    if p.train is not None:
+        weights = motion_weights(p.train.motion, root=ctx.data_root)
+        if weights is not None:
+            out["motion_init"] = sha256_of(weights)
     return out
 
 
@@ -60,29 +66,43 @@ def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     """``runs/train/<model>-<key>``: the key hashes model, args, seed, recipe, code and training inputs."""
     assert p.train is not None
     train_inputs = {k: v for k, v in ctx.input_checksums.items()
-                    if k.startswith(p.train.dataset + "/") or k == "checkpoint"}
+                    if k.startswith(p.train.dataset + "/") or k in ("checkpoint", "motion_init")}
     key = config_hash({"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
                        "code": provenance.code_hash(), "inputs": train_inputs})
     return train_run_dir(p.model, key)
 
 
-def _train(p: RestorationCell, model: Any, ctx: RunContext) -> None:
+def _train(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
+    """Train ``model`` under ``p.train`` (or load the finished run); returns the training summary that
+    goes into the cell's notes and, as ``train_*`` columns, into every result row."""
     assert p.train is not None
     run_dir = train_dir(p, ctx)
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "recipe": p.train.recipe, "config": to_mapping(p.train),
+                               "schedule": p.train.schedule()}
     if (run_dir / "model.pt").exists():  # the same training (model, data, recipe, code) already finished
         load_weights(run_dir / "model.pt", model)
-        ctx.notes["train"] = {"reused_training": str(run_dir), "config": to_mapping(p.train)}
-        return
+        summary["reused_training"] = True
+        summary["last_log"] = last_log_row(run_dir / "loss.csv")
+        return summary
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(
-        {"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
-         "cell": f"{ctx.spec_id}/{ctx.profile}/{ctx.cell_name}"}, sort_keys=False))
-    train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
-    val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
-    result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
-                   out_dir=run_dir, resume=True, device=ctx.device, progress=False)
-    ctx.notes["train"] = {"steps": result.steps, "final_loss": result.final_loss, "run_dir": str(run_dir),
-                          "resumed_from": result.resumed_from, "config": to_mapping(p.train)}
+    with file_lock(run_dir / ".lock", timeout_s=0):  # two runs sharing one training folder: the second stops
+        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(
+            {"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
+             "schedule": p.train.schedule(), "cell": f"{ctx.spec_id}/{ctx.profile}/{ctx.cell_name}"},
+            sort_keys=False))
+        summary["motion_init"] = init_motion(model, motion_weights(p.train.motion, root=ctx.data_root))
+        train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
+        val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
+        result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
+                       out_dir=run_dir, resume=True, device=ctx.device, progress=False)
+    summary.update({"reused_training": False, "steps": result.steps, "final_loss": result.final_loss,
+                    "resumed_from": result.resumed_from, "aux_terms": result.aux_terms,
+                    "last_log": result.last_log})
+    return summary
+
+
+#: training-log columns copied into every result row as ``train_<name>`` (empty where not logged)
+ROW_TRAIN_FIELDS = ("step", "loss", "zero_bin_share", "q_mean", "sigma_mean", "bpp")
 
 
 def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]:
@@ -90,15 +110,18 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
     model = build_model(p.model, p.model_args, seed=p.seed, where=where)
     if p.checkpoint:
         load_weights(p.checkpoint, model)
+    train_cols: dict[str, Any] = {}
     if p.train is not None and any(True for _ in model.parameters()):
-        _train(p, model, ctx)
+        ctx.notes["train"] = summary = _train(p, model, ctx)
+        train_cols = {f"train_{k}": summary["last_log"].get(k, "") for k in ROW_TRAIN_FIELDS}
+        train_cols["train_recipe"] = p.train.recipe
     model.to(ctx.device)
     seqs = _open(p.evaluate.dataset, ctx, p.evaluate.max_frames, p.evaluate.max_sequences)
     rows = evaluate_model(model, seqs, dataset=p.evaluate.dataset, spec=p.evaluate, device=ctx.device)
     params_m = sum(x.numel() for x in model.parameters()) / 1e6
     for r in rows:
         r.update({"method": p.method, "dataset": p.evaluate.dataset, "model": p.model, "label": p.label or p.method,
-                  "params_m": round(params_m, 4)})
+                  "params_m": round(params_m, 4), **train_cols})
     return rows
 
 

@@ -29,7 +29,7 @@ from workbench.config import config_hash, to_mapping
 from workbench.context import RunContext
 from workbench.paths import runs_root
 from workbench.pipeline.kinds import CELL_KINDS
-from workbench.pipeline.spec import expand, load_spec
+from workbench.pipeline.spec import expand, load_spec, recipes_path
 from workbench.report.notebook import run_notebook
 from workbench.store import reported, versions
 
@@ -137,6 +137,7 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
         prov = provenance.collect(device)
         manifest = {"table": spec.id, "title": spec.title, "profile": profile, "result_kind": prof.kind,
                     "spec_path": spec.path, "spec_sha256": hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(),
+                    "recipes_sha256": hashlib.sha256(recipes_path().read_bytes()).hexdigest(),
                     "overrides": overrides or {}, "config_hash": config_hash([to_mapping(c[2]) for c in cells]),
                     "provenance": prov, "cells": metas, "reported_tables": tables,
                     "dataset_map": prof.dataset_map}

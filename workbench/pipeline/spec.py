@@ -1,7 +1,16 @@
-"""Pipeline specs: ``pipelines/<id>.yaml``, one per paper table or figure (see pipelines/README.md)."""
+"""Pipeline specs: ``pipelines/<id>.yaml``, one per paper table or figure (format: pipelines/README.md).
+
+A cell's ``train`` may name a recipe of ``pipelines/recipes.yaml`` (``train: {recipe: smoke}``); keys given
+beside the name replace the recipe's (one level of reference; recipes do not reference each other).
+``--set`` overrides are merged into every cell that has the key before the recipe is resolved, so
+``--set train.steps=N`` reaches every trained cell — and, since schedules are fractions of ``steps``,
+every milestone and stage too. A ``train.*`` override never gives a training spec to a cell without one
+(``train: null``, e.g. the noisy-input row).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +46,43 @@ class PipelineSpec:
     path: str = ""
 
 
+RECIPES_FILE = "recipes.yaml"
+
+
+def recipes_path() -> Path:
+    return pipelines_dir() / RECIPES_FILE
+
+
+def load_recipes() -> dict[str, dict[str, Any]]:
+    """Recipe name → training mapping, from ``pipelines/recipes.yaml``."""
+    path = recipes_path()
+    data = load_yaml(path)
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigError(f"{path}: expected a mapping of recipe name -> training keys")
+    for name, body in data.items():
+        if "recipe" in body:
+            raise ConfigError(f"{path}: recipe {name!r} references another recipe; write it out in full")
+    return {str(k): v for k, v in data.items()}
+
+
+def resolve_train(train: Any, recipes: dict[str, dict[str, Any]], where: str) -> Any:
+    """``{recipe: NAME, **keys}`` → the recipe's mapping with ``keys`` merged over it and ``recipe: NAME``."""
+    if not isinstance(train, Mapping) or "recipe" not in train:
+        return train
+    name = train["recipe"]
+    if name not in recipes:
+        raise ConfigError(f"{where}: unknown recipe {name!r}; known: {', '.join(sorted(recipes))} "
+                          f"({recipes_path()})")
+    rest = {k: v for k, v in train.items() if k != "recipe"}
+    return {**merge(recipes[name], rest), "recipe": name}
+
+
 def spec_path(spec_id: str) -> Path:
     return pipelines_dir() / f"{spec_id}.yaml"
 
 
 def known_specs() -> list[str]:
-    return sorted(p.stem for p in pipelines_dir().glob("*.yaml"))
+    return sorted(p.stem for p in pipelines_dir().glob("*.yaml") if p.name != RECIPES_FILE)
 
 
 def load_spec(spec_id_or_path: str) -> PipelineSpec:
@@ -70,15 +110,18 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
     cells: list[tuple[str, str, Any]] = []
     seen: set[str] = set()
     used: set[str] = set()
+    recipes = load_recipes()
     for i, raw in enumerate(prof.cells):
         cell = {**prof.defaults, **raw}  # one level of defaults: a key given by the cell replaces the default
+        where = f"{spec.path}: profiles.{profile}.cells[{i}]"
         if overrides:
-            applicable = {k: v for k, v in overrides.items() if k in cell or k in ("evaluate", "train")}
+            applicable = {k: v for k, v in overrides.items() if _applies(k, cell)}
             used |= set(applicable)
             cell = merge(cell, applicable)
+        if "train" in cell:
+            cell["train"] = resolve_train(cell["train"], recipes, f"{where}.train")
         name = cell.pop("name", None)
         kind_id = cell.pop("kind", None)
-        where = f"{spec.path}: profiles.{profile}.cells[{i}]"
         if not name or not kind_id:
             raise ConfigError(f"{where}: every cell needs 'name' and 'kind'")
         if name in seen:
@@ -90,3 +133,11 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
     if unused:
         raise ConfigError(f"--set {', '.join(unused)}: no cell of {spec.id}/{profile} has this key")
     return cells
+
+
+def _applies(key: str, cell: dict[str, Any]) -> bool:
+    """Whether a top-level ``--set`` key reaches ``cell``: it has the key (``train`` only when it trains),
+    or the key is ``evaluate`` (every restoration cell has a default one)."""
+    if key == "train":
+        return cell.get("train") is not None
+    return key in cell or (key == "evaluate" and cell.get("kind") == "restoration")

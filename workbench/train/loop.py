@@ -1,13 +1,20 @@
 """A small, readable training loop: seeded, resumable, logged.
 
 Loss (eq. 6 of the paper for NCFL, plain L2 for the others):
-``mean_t L2(y_t, ỹ_t) + Σ_k w_k · aux_k`` where ``aux_k`` are the model's auxiliary terms
-(e.g. NCFL's cross-entropy in bits per pixel, eq. 4) and ``w_k`` the configured weights (λ).
+``mean_t L2(y_t, ỹ_t) + Σ_k w_k · aux_k`` where ``aux_k`` are the auxiliary terms the model returns
+(NCFL's cross-entropy in bits per pixel, eq. 4) and ``w_k`` the recipe's weights at that step
+(:meth:`~workbench.train.spec.TrainSpec.aux_weights_at`); a weight for a term the model does not return
+is not applied, so every row of a table trains under one recipe.
 
-Files in ``out_dir``: ``checkpoint.pt`` (model, optimiser, step, RNG state; written atomically every
-``checkpoint_every`` steps and at the end), ``loss.csv`` (step, losses, lr, validation PSNR),
-``model.pt`` (final weights). A killed run restarted with ``resume=True`` continues from the last
-checkpoint and reaches bit-identical final weights on CPU.
+Optimiser: Adam; learning rate :meth:`~workbench.train.spec.TrainSpec.lr_at` (milestone decays as
+fractions of the run); the motion network (``model.spynet``) in its own group at ``lr × motion.lr_mult``,
+frozen while :meth:`~workbench.train.spec.TrainSpec.motion_frozen_at` (BasicVSR's recipe).
+
+Files in ``out_dir``: ``checkpoint.pt`` (model, optimiser, step, sampler RNG state, config hash; written
+atomically by :mod:`workbench.checkpoint` every ``checkpoint_every`` steps and at the end), ``loss.csv``
+(:data:`LOG_FIELDS`: losses, lr, validation PSNR and the compression module's zero-bin share, q, σ and
+bpp), ``model.pt`` (final weights). A killed run restarted with ``resume=True`` continues from the last
+checkpoint and reaches bit-identical final weights on CPU. A non-finite loss stops the run with one line.
 """
 
 from __future__ import annotations
@@ -15,26 +22,33 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from workbench import atomic
 from workbench.checkpoint import read_training_state, restore_training_state, save_training_state, save_weights
 from workbench.config import config_hash
 from workbench.data.sequence import Sequence
-from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_seed, sample_training_sigma
-from workbench.errors import ConfigError
+from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_map, noise_seed, sample_training_sigma
+from workbench.errors import ConfigError, TrainingError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
 from workbench.train.sampler import ClipSampler
 from workbench.train.spec import TrainSpec
 
-LOG_FIELDS = ["step", "loss", "l2", "aux", "lr", "sigma_mean", "val_psnr_db"]
+#: per-step columns of ``loss.csv``; the last four are the compression module's diagnostics
+#: (``RestorationOutput.stats``; empty for models without a quantizer): share of latent elements in the
+#: zero bin, mean quantization step q, mean Laplace scale σ, rate in bits per pixel
+LOG_FIELDS = ["step", "loss", "l2", "aux", "lr", "noise_sigma_mean", "val_psnr_db",
+              "zero_bin_share", "q_mean", "sigma_mean", "bpp"]
+STAT_FIELDS = ("zero_bin_share", "q_mean", "sigma_mean", "bpp")
 
 
 @dataclass
@@ -43,12 +57,40 @@ class TrainResult:
     final_loss: float
     model_path: Path
     resumed_from: int
+    #: the last logged row of ``loss.csv`` (strings, as written)
+    last_log: dict[str, str] = field(default_factory=dict)
+    #: auxiliary terms that entered the loss (the model's ``aux`` ∩ the recipe's weights)
+    aux_terms: list[str] = field(default_factory=list)
 
 
-def _lr_at(spec: TrainSpec, step: int) -> tuple[float, dict[str, float]]:
-    _, base, aux = spec.stage_at(step)
-    decays = sum(1 for m in spec.milestones if step >= m)
-    return base * spec.gamma**decays, aux
+def _param_groups(model: RestorationModel, spec: TrainSpec) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+    """Adam groups: the motion network (``model.spynet``, if any) at ``lr × motion.lr_mult``, the rest at lr."""
+    spynet = getattr(model, "spynet", None)
+    motion = list(spynet.parameters()) if isinstance(spynet, nn.Module) else []
+    ids = {id(p) for p in motion}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups: list[dict[str, Any]] = [{"params": rest, "lr_mult": 1.0, "name": "main"}]
+    if motion:
+        groups.append({"params": motion, "lr_mult": spec.motion.lr_mult, "name": "motion"})
+    return groups, motion
+
+
+def _aux_loss(out: object, weights: dict[str, float], device: str) -> tuple[torch.Tensor, list[str]]:
+    """``Σ w_k · aux_k`` over the terms the model returns; a recipe weight for a term the model does not
+    have (a model without a rate) is not applied: the same recipe serves every row of a table."""
+    aux = torch.zeros((), device=device)
+    used: list[str] = []
+    if isinstance(out, RestorationOutput):
+        for name, weight in weights.items():
+            if name in out.aux:
+                aux = aux + weight * out.aux[name]
+                used.append(name)
+    return aux, used
+
+
+def _stats(out: object) -> dict[str, str]:
+    stats = getattr(out, "stats", None) or {}
+    return {k: f"{float(stats[k]):.6g}" if k in stats else "" for k in STAT_FIELDS}
 
 
 def _validate(model: RestorationModel, seqs: list[Sequence], spec: TrainSpec, device: str) -> float:
@@ -72,6 +114,15 @@ def _read_log(path: Path, upto: int) -> list[dict[str, str]]:
         return []
     with path.open(newline="") as fh:
         return [r for r in csv.DictReader(fh) if int(r["step"]) <= upto]
+
+
+def last_log_row(path: Path) -> dict[str, str]:
+    """The last row of a ``loss.csv`` (``{}`` if there is none)."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows[-1] if rows else {}
 
 
 def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
@@ -101,7 +152,8 @@ def train(
     sampler = ClipSampler(sequences=train_sequences, clip_frames=clip_frames, patch_size=spec.patch_size,
                           augment=spec.augment)
     model.to(device).train()
-    optim = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    groups, motion_params = _param_groups(model, spec)
+    optim = torch.optim.Adam(groups, lr=spec.lr)
     g = torch.Generator().manual_seed(spec.seed)
     spec_key = config_hash(spec)
     step = 0
@@ -113,8 +165,9 @@ def train(
         g.set_state(state["rng"])
     resumed_from = step
     log_rows = _read_log(log_path, step)
-    total = spec.total_steps()
+    total = spec.steps
     last_loss = math.nan
+    aux_terms: set[str] = set()
 
     def save_checkpoint() -> None:
         save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
@@ -123,25 +176,23 @@ def train(
 
     bar = tqdm(total=total, initial=step, disable=not progress, desc=out_dir.name, leave=False, mininterval=2.0)
     while step < total:
-        lr, aux_w = _lr_at(spec, step)
+        lr = spec.lr_at(step)
         for group in optim.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_mult"]
+        frozen = spec.motion_frozen_at(step)
+        for prm in motion_params:
+            prm.requires_grad_(not frozen)
         clean = sampler.sample(spec.batch_size, g).to(device)
         sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
         noisy = add_training_noise(clean, sigma, g).to(device)
-        noise_map = None
-        if model.uses_noise_map:
-            noise_map = (sigma / 255.0).view(-1, 1, 1, 1).expand(-1, 1, *clean.shape[-2:]).to(device)
-        out = model(noisy, noise_map)
+        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
+            if model.uses_noise_map else None
+        out = model(noisy, nmap)
         frames = out.frames if isinstance(out, RestorationOutput) else out
         target = clean[:, clean.shape[1] // 2] if model.temporal_mode == "window" else clean
         l2 = torch.mean((frames - target) ** 2)
-        aux = torch.zeros((), device=device)
-        if isinstance(out, RestorationOutput):
-            for name, weight in aux_w.items():
-                if name not in out.aux:
-                    raise ConfigError(f"aux_weights: model gives no {name!r}; it gives {sorted(out.aux)}")
-                aux = aux + weight * out.aux[name]
+        aux, used = _aux_loss(out, spec.aux_weights_at(step), device)
+        aux_terms.update(used)
         loss = l2 + aux
         optim.zero_grad(set_to_none=True)
         loss.backward()
@@ -150,11 +201,14 @@ def train(
         optim.step()
         step += 1
         last_loss = float(loss.detach())
+        if not math.isfinite(last_loss):
+            raise TrainingError(f"{out_dir}: loss is {last_loss} at step {step}; lower lr or set grad_clip "
+                                "(the last good checkpoint is kept)")
         bar.update(1)
         if step % spec.log_every == 0 or step == total:
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
                    "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
-                   "sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": ""}
+                   "noise_sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": "", **_stats(out)}
             if spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
@@ -165,6 +219,9 @@ def train(
             break
     bar.close()
     model_path = out_dir / "model.pt"
+    for prm in motion_params:
+        prm.requires_grad_(True)
     if step >= total:
         save_weights(model_path, model)
-    return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from)
+    return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from,
+                       last_log=log_rows[-1] if log_rows else {}, aux_terms=sorted(aux_terms))

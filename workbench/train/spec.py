@@ -1,36 +1,76 @@
-"""The typed training spec (one YAML section fully describes one training run)."""
+"""The typed training spec: one mapping fully describes one training run.
+
+Schedules are written as **fractions of** ``steps`` (learning-rate milestones, loss-weight stages, the
+frozen start of the motion network), so a recipe run at another length (``--set train.steps=N``) keeps its
+shape: the same decays and stages at the same share of the run. The resolved absolute steps are recorded
+in every training log (:meth:`TrainSpec.schedule`).
+
+Loss weights (``aux_stages``) apply to the auxiliary terms a model returns (NCFL's ``ce_bpp``, eq. 4 of the
+paper); a model that returns no such term (every baseline, NCFL without a rate) trains on the L2 term
+alone under the *same* recipe, so that all rows of a table share one optimiser, schedule and step count
+and differ only in the switch under test. Names must be among :data:`AUX_TERMS` (a typo fails).
+
+The recipes the pipelines use are written once, in ``pipelines/recipes.yaml`` (see pipelines/README.md).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Literal
+
+from workbench.errors import ConfigError
+
+#: auxiliary loss terms a model may return (``RestorationOutput.aux``)
+AUX_TERMS = ("ce_bpp",)
+#: where the weights of the motion network come from (see :mod:`workbench.train.motion`)
+MotionInit = Literal["none", "embedded-pretrained", "data-root"]
 
 
 @dataclass
-class StageSpec:
-    """One stage of a multi-stage schedule (e.g. NCFL's two-stage scheme): runs for ``steps`` steps."""
+class AuxStage:
+    """Loss weights in force until ``until`` (a fraction of ``steps`` in (0, 1]; the last stage ends at 1)."""
 
-    steps: int
-    lr: float
-    aux_weights: dict[str, float] = field(default_factory=dict)
+    until: float
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class MotionSpec:
+    """The motion network (SPyNet) of models that have one (attribute ``spynet``).
+
+    ``init``: ``none`` (random; the old behaviour, kept for tests), ``embedded-pretrained`` (the SPyNet
+    pretrained here on the embedded synthetic-motion clips, cached; CPU profiles) or ``data-root`` (the
+    BasicSR/MMagic SPyNet checkpoint under the data root, see :mod:`workbench.train.motion`; full profile).
+    ``lr_mult`` scales the learning rate of its parameters and ``frozen_until`` (a fraction of ``steps``)
+    keeps them fixed at the start: BasicVSR's recipe (flow lr × 0.125, flow fixed for the first 5000 of
+    300k iterations)."""
+
+    init: MotionInit = "none"
+    lr_mult: float = 1.0
+    frozen_until: float = 0.0
 
 
 @dataclass
 class TrainSpec:
-    """Training hyper-parameters. Noise σ on the [0, 255] scale; patch size in pixels."""
+    """Training hyper-parameters. Noise σ on the [0, 255] scale; patch size in pixels; lr for Adam."""
 
+    #: the recipe of ``pipelines/recipes.yaml`` this spec was resolved from ("" when written inline)
+    recipe: str = ""
     dataset: str = "embedded-train"
     steps: int = 100
     batch_size: int = 4
     patch_size: int = 64
     clip_frames: int = 5
     lr: float = 1e-3
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
+    #: fractions of ``steps`` at which the learning rate is multiplied by ``lr_gamma``
+    lr_milestones: list[float] = field(default_factory=list)
+    lr_gamma: float = 0.1
     sigma_min: float = 5.0
     sigma_max: float = 55.0
     seed: int = 0
-    aux_weights: dict[str, float] = field(default_factory=dict)
-    stages: list[StageSpec] = field(default_factory=list)
+    aux_stages: list[AuxStage] = field(default_factory=list)
+    motion: MotionSpec = field(default_factory=MotionSpec)
     augment: bool = True
     grad_clip: float | None = None
     log_every: int = 10
@@ -42,17 +82,81 @@ class TrainSpec:
     checkpoint_every: int = 25
     max_frames_per_sequence: int | None = None
 
-    def total_steps(self) -> int:
-        return sum(s.steps for s in self.stages) if self.stages else self.steps
+    def validate(self) -> None:
+        """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
+        positive_ints = {"steps": self.steps, "batch_size": self.batch_size, "patch_size": self.patch_size,
+                         "clip_frames": self.clip_frames, "log_every": self.log_every,
+                         "checkpoint_every": self.checkpoint_every, "val_sequences": self.val_sequences,
+                         "val_frames": self.val_frames}
+        for key, value in positive_ints.items():
+            if value < 1:
+                raise ConfigError(f"{key}: must be at least 1, got {value}")
+        if self.val_every < 0:
+            raise ConfigError(f"val_every: must be 0 (off) or positive, got {self.val_every}")
+        if self.max_frames_per_sequence is not None and self.max_frames_per_sequence < 1:
+            raise ConfigError(f"max_frames_per_sequence: must be at least 1 or null, got {self.max_frames_per_sequence}")
+        _positive("lr", self.lr)
+        _positive("lr_gamma", self.lr_gamma)
+        if self.grad_clip is not None:
+            _positive("grad_clip", self.grad_clip, hint=" (or null for no clipping)")
+        for key, value in (("sigma_min", self.sigma_min), ("sigma_max", self.sigma_max),
+                           ("val_sigma", self.val_sigma)):
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{key}: noise σ must be finite and ≥ 0 (0–255 scale), got {value}")
+        if self.sigma_max < self.sigma_min:
+            raise ConfigError(f"sigma_max {self.sigma_max} < sigma_min {self.sigma_min}")
+        _fractions("lr_milestones", self.lr_milestones, open_end=True)
+        _fractions("aux_stages[].until", [s.until for s in self.aux_stages], open_end=False)
+        if self.aux_stages and self.aux_stages[-1].until != 1.0:
+            raise ConfigError(f"aux_stages: the last stage must end at until: 1.0, got {self.aux_stages[-1].until}")
+        for s in self.aux_stages:
+            for name, w in s.weights.items():
+                if name not in AUX_TERMS:
+                    raise ConfigError(f"aux_stages weights: unknown term {name!r}; known: {', '.join(AUX_TERMS)}")
+                if not math.isfinite(w) or w < 0:
+                    raise ConfigError(f"aux_stages weights.{name}: must be finite and ≥ 0, got {w}")
+        _positive("motion.lr_mult", self.motion.lr_mult)
+        if not 0.0 <= self.motion.frozen_until < 1.0:
+            raise ConfigError(f"motion.frozen_until: a fraction of steps in [0, 1), got {self.motion.frozen_until}")
 
-    def stage_at(self, step: int) -> tuple[int, float, dict[str, float]]:
-        """(stage index, lr before milestones, aux weights) in force at 0-based ``step``."""
-        if not self.stages:
-            return 0, self.lr, self.aux_weights
-        end = 0
-        for i, s in enumerate(self.stages):
-            end += s.steps
-            if step < end:
-                return i, s.lr, s.aux_weights
-        last = self.stages[-1]
-        return len(self.stages) - 1, last.lr, last.aux_weights
+    def at_fraction(self, fraction: float) -> int:
+        """The 0-based step where a schedule boundary at ``fraction`` of the run falls."""
+        return int(round(fraction * self.steps))
+
+    def lr_at(self, step: int) -> float:
+        """Base learning rate at 0-based ``step`` (milestone decays applied)."""
+        decays = sum(1 for m in self.lr_milestones if step >= self.at_fraction(m))
+        return self.lr * self.lr_gamma**decays
+
+    def aux_weights_at(self, step: int) -> dict[str, float]:
+        """Loss weights in force at 0-based ``step`` (empty when no stage is declared)."""
+        for s in self.aux_stages:
+            if step < self.at_fraction(s.until):
+                return dict(s.weights)
+        return dict(self.aux_stages[-1].weights) if self.aux_stages else {}
+
+    def motion_frozen_at(self, step: int) -> bool:
+        return step < self.at_fraction(self.motion.frozen_until)
+
+    def schedule(self) -> dict[str, object]:
+        """The schedule in absolute steps, for logs and manifests."""
+        return {"steps": self.steps, "lr": self.lr,
+                "lr_milestone_steps": [self.at_fraction(m) for m in self.lr_milestones], "lr_gamma": self.lr_gamma,
+                "aux_stage_ends": [[self.at_fraction(s.until), s.weights] for s in self.aux_stages],
+                "motion_frozen_steps": self.at_fraction(self.motion.frozen_until),
+                "motion_lr_mult": self.motion.lr_mult, "motion_init": self.motion.init}
+
+
+def _positive(key: str, value: float, *, hint: str = "") -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{key}: must be a finite number > 0{hint}, got {value}")
+
+
+def _fractions(key: str, values: list[float], *, open_end: bool) -> None:
+    prev = 0.0
+    for v in values:
+        upper_ok = v < 1.0 if open_end else v <= 1.0
+        if not (prev < v and upper_ok):
+            bound = "(0, 1)" if open_end else "(0, 1]"
+            raise ConfigError(f"{key}: fractions of steps must increase within {bound}, got {values}")
+        prev = v
