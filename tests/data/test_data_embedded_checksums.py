@@ -1,8 +1,10 @@
 """The embedded data are bit-identical everywhere: two fresh builds give the committed checksums.
 
-Each build runs in its own process (thread counts are read at start-up) with its own fresh cache: one with
-``OMP_NUM_THREADS=1``, one with ``OMP_NUM_THREADS=2`` and the ffmpeg binary restricted to its plain-C code
-paths (``-cpuflags 0``), so neither threading nor the CPU's SIMD features may change a byte. The reference
+Each build runs in its own process (thread counts and CPU dispatch are fixed at start-up) with its own
+fresh cache: one as the machine is, with ``OMP_NUM_THREADS=1``; one with ``OMP_NUM_THREADS=2`` that looks
+like an older CPU: ffmpeg on its plain-C code paths (``-cpuflags 0``), numpy without its AVX2/AVX-512
+loops (``NPY_DISABLE_CPU_FEATURES``) and glibc's libm without its FMA/AVX variants (``GLIBC_TUNABLES``).
+Neither threading nor the CPU's SIMD features may change a byte. The reference
 is ``workbench/data/embedded_checksums.json``; regenerate it only after a deliberate recipe change (bump
 ``RECIPE_VERSION``, then ``embedded.write_committed_checksums()``).
 """
@@ -57,9 +59,10 @@ def test_two_fresh_builds_give_the_committed_checksums(tmp_path: Path) -> None:
         pytest.skip(f"embedded sources unavailable: {exc}")
     committed = embedded.committed_checksums()
     one = _build(tmp_path / "cache-1", OMP_NUM_THREADS="1")
-    two = _build(tmp_path / "cache-2", OMP_NUM_THREADS="2", WORKBENCH_FFMPEG=str(_scalar_ffmpeg(tmp_path)))
+    two = _build(tmp_path / "cache-2", OMP_NUM_THREADS="2", WORKBENCH_FFMPEG=str(_scalar_ffmpeg(tmp_path)),
+                 NPY_DISABLE_CPU_FEATURES="X86_V4 X86_V3", GLIBC_TUNABLES="glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F,-AVX")
     for split in embedded.SPLITS:
-        for name, build in (("OMP_NUM_THREADS=1", one), ("OMP_NUM_THREADS=2, ffmpeg -cpuflags 0", two)):
+        for name, build in (("as is, 1 thread", one), ("2 threads, SIMD off", two)):
             differ = sorted(f for f in committed[split] if build[split].get(f) != committed[split][f])
             assert set(build[split]) == set(committed[split]), f"{split}: other files than committed ({name})"
             assert not differ, f"{split} ({name}): {len(differ)} files differ from the committed sha256, " \
