@@ -154,6 +154,9 @@ class VideoFileSequence(Sequence):
     def checksum_source(self) -> list[str]:
         return [str(self.path)]
 
+    def location(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         """Stop the decoder process (it restarts on the next :meth:`frame` call)."""
         proc, self._proc = self._proc, None
