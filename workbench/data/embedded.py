@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from workbench.data import embedded_build as recipe
+from workbench.data.frameformat import FrameFormat
 from workbench.data.pngfile import write_png
 from workbench.data.readers import FolderSequence, sha256_file
 from workbench.data.sequence import Sequence
@@ -40,6 +41,7 @@ from workbench.paths import cache_root
 
 SPLITS = tuple(recipe.SPLITS)
 CHECKSUMS_FILE = Path(__file__).with_name("embedded_checksums.json")
+FRAMES = FrameFormat("the embedded data", extensions=(".png",))
 
 
 def embedded_root() -> Path:
@@ -153,7 +155,7 @@ def open_embedded(split: str, *, max_frames: int | None = None) -> list[Sequence
     manifest = _manifest(split)
     base = embedded_root() / split
     names = [s["name"] for s in manifest["sequences"]]
-    return [FolderSequence(root=base / n, name=n).limit(max_frames) for n in names]
+    return [FolderSequence(root=base / n, name=n, frames=FRAMES).limit(max_frames) for n in names]
 
 
 def embedded_flow(split: str, seq_name: str) -> tuple[np.ndarray, np.ndarray]:
