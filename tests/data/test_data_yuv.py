@@ -43,3 +43,12 @@ def test_png_bytes_decode_to_the_pixels_and_depend_on_them_alone() -> None:
     with Image.open(io.BytesIO(data)) as img:
         assert img.mode == "RGB"
         np.testing.assert_array_equal(np.asarray(img), frame)
+
+
+def test_ramps_stay_linear_and_chroma_is_sited_left() -> None:
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (1, 8, 1))  # luma value = luma column
+    luma = yuv.resample_plane(ramp, (2, 64), (0, 0, 256, 8)) / 2.0**28
+    np.testing.assert_array_equal(luma[0, 0, 1:-1], 4 * np.arange(1, 63) + 1.5)  # output centres 4i + 1.5
+    chroma_ramp = np.tile(np.arange(0, 256, 2, dtype=np.uint8), (1, 4, 1))  # chroma j sits on luma column 2j
+    chroma = yuv.resample_plane(chroma_ramp, (2, 64), (0, 0, 256, 8), sub=2, offset_xy=(0.0, 0.5)) / 2.0**28
+    np.testing.assert_array_equal(chroma[0, 0, 1:-1], 4 * np.arange(1, 63) + 1.5)
