@@ -2,7 +2,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _data_helpers import solid, write_png
+from _data_helpers import solid
+from PIL import Image
 
 from workbench.data import davis
 from workbench.errors import DatasetError
@@ -17,8 +18,6 @@ def tiny_davis(monkeypatch: pytest.MonkeyPatch) -> None:
 def _make(base: Path, counts: dict[str, int], tmp: Path) -> None:
     frame = tmp / "f.jpg"
     if not frame.exists():
-        from PIL import Image
-
         Image.fromarray(solid(480, 854, 90)).save(frame, quality=90)
     for seq, n in counts.items():
         (base / seq).mkdir(parents=True)
@@ -41,7 +40,8 @@ def test_davis_problems(tmp_path: Path, tiny_davis: None) -> None:
     base = root / davis.CANDIDATES[0]
     _make(base, {"bear": 2, "boat": 1}, tmp_path)
     (base / "bear" / "00001.jpg").rename(base / "bear" / "00003.jpg")
-    write_png(base / "cows" / "00000.png", solid(240, 427))
+    (base / "cows").mkdir()
+    Image.fromarray(solid(240, 427)).save(base / "cows" / "00000.jpg", quality=90)
     text = "\n".join(davis.check_davis(root))
     assert "frame numbers are not 0..1" in text
     assert "cows: frames are 427x240 but DAVIS 480p is 854x480" in text

@@ -61,7 +61,7 @@ def test_splits_layout_and_disjoint(cache_a: Path) -> None:
     digests = {s: set(embedded.manifest_checksums(s).values()) for s in embedded.SPLITS}
     assert not digests["embedded-train"] & digests["embedded-test"]
     for split, manifest in manifests.items():
-        assert manifest["recipe_version"] == 1 and 4 <= len(manifest["sequences"]) <= 6
+        assert manifest["recipe_version"] == embedded.recipe.RECIPE_VERSION and 4 <= len(manifest["sequences"]) <= 6
         kinds = {q["kind"] for q in manifest["sequences"]}
         assert kinds == {"camera", "synthetic-motion"}
         seqs = open_embedded_checked(split)

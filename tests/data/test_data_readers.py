@@ -5,6 +5,7 @@ import pytest
 import tifffile
 from _data_helpers import solid, write_png
 
+from workbench.data.frameformat import ANY_FRAMES
 from workbench.data.readers import FolderSequence, list_frames
 from workbench.errors import DatasetError
 
@@ -20,13 +21,13 @@ def test_sort_order_follows_digits_not_text(tmp_path: Path) -> None:
     assert seq.checksum_source() == [str(tmp_path / n) for n in names]
 
 
-def test_dtype_scaling_and_gray_to_rgb(tmp_path: Path) -> None:
+def test_dtype_scaling_and_declared_gray_to_rgb(tmp_path: Path) -> None:
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 255, 51, 0
     write_png(tmp_path / "00000.png", rgb)
     gray16 = np.full((4, 6), 65535 // 5, np.uint16)
     tifffile.imwrite(tmp_path / "00001.tif", gray16)
-    seq = FolderSequence(root=tmp_path, name="s")
+    seq = FolderSequence(root=tmp_path, name="s", frames=ANY_FRAMES)  # declares 16-bit and grey frames
     f0, f1 = seq.frame(0), seq.frame(1)
     assert f0.dtype == np.float32 and f0.shape == (4, 6, 3)
     np.testing.assert_allclose(f0[0, 0], [1.0, 0.2, 0.0], atol=1e-7)

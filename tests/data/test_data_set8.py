@@ -14,7 +14,7 @@ def frame_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_png(tmp_path_factory.mktemp("f") / "f.png", solid(540, 960, 7))
 
 
-def _put(folder: Path, frame: Path, n: int = 2) -> None:
+def _put(folder: Path, frame: Path, n: int = set8.MIN_FRAMES) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for t in range(n):
         shutil.copy(frame, folder / f"{t:05d}.png")

@@ -1,7 +1,8 @@
 """DAVIS-2017 trainval 480p: the training set of the AWGN denoising protocol (protocols.md §1.1, §1.6).
 
-90 sequences, 6208 frames, all 854×480 (W×H), frames ``%05d.jpg`` from ``00000``. Accepted locations
-under the data root:
+90 sequences, 6208 frames, all 854×480 (W×H), frames ``%05d.jpg`` from ``00000``: 8-bit RGB JPEG is the
+dataset's own format (declared in :data:`FRAMES`); a frame of another type or pixel format is refused.
+Accepted locations under the data root:
 
 - ``<root>/DAVIS/JPEGImages/480p/<seq>/%05d.jpg`` (the unpacked ``DAVIS-2017-trainval-480p.zip``);
 - ``<root>/DAVIS-2017-trainval-480p/DAVIS/JPEGImages/480p/<seq>/``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.data.frameformat import FrameFormat
 from workbench.data.layout import check_sequence_folder, stray_images
 from workbench.data.readers import FolderSequence, list_frames
 from workbench.data.sequence import Sequence
@@ -19,6 +21,7 @@ from workbench.errors import DatasetError
 N_SEQUENCES = 90
 N_FRAMES = 6208
 SIZE_HW = (480, 854)
+FRAMES = FrameFormat("DAVIS 480p", extensions=(".jpg", ".jpeg"))
 CANDIDATES = (Path("DAVIS/JPEGImages/480p"), Path("DAVIS-2017-trainval-480p/DAVIS/JPEGImages/480p"))
 
 _OBTAIN = ("download DAVIS-2017-trainval-480p.zip (davischallenge.org, 2017 semi-supervised) and unpack "
@@ -52,7 +55,7 @@ def check_davis(root: Path, *, deep: bool = False) -> list[str]:
     for seq in seqs:
         total += len(list_frames(seq))
         problems.extend(check_sequence_folder(seq, expected_hw=SIZE_HW, deep=deep, contiguous=True,
-                                              dataset="DAVIS 480p"))
+                                              dataset="DAVIS 480p", frames=FRAMES))
     if seqs and len(seqs) == N_SEQUENCES and total != N_FRAMES:
         problems.append(f"{base}: {total} frames in total, DAVIS-2017 trainval 480p has {N_FRAMES}; "
                         "re-extract the archive")
@@ -70,4 +73,4 @@ def open_davis(root: Path, *, max_frames: int | None = None) -> list[Sequence]:
     base = davis_dir(root)
     assert base is not None
     folders = sorted(p for p in base.iterdir() if p.is_dir())
-    return [FolderSequence(root=p, name=p.name).limit(max_frames) for p in folders]
+    return [FolderSequence(root=p, name=p.name, frames=FRAMES).limit(max_frames) for p in folders]

@@ -13,6 +13,11 @@ Flow convention (see :mod:`workbench.data.motion`): ``flow[t]`` is in pixels, ch
 all False. The build writes into a temporary folder and renames it into place, so a killed build never
 leaves a half-built set; a set whose manifest is missing, of another recipe, or lists a missing file is
 rebuilt.
+
+The build is bit-identical on every machine with the pinned packages and ffmpeg binary: the sha256 of every
+file is committed beside this module (``embedded_checksums.json``, see :func:`committed_checksums`) and a
+test builds twice, in fresh caches with different thread counts, against it. After a recipe change bump
+``RECIPE_VERSION`` and rewrite the file with :func:`write_committed_checksums`.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ from typing import Any
 import numpy as np
 
 from workbench.data import embedded_build as recipe
+from workbench.data.frameformat import FrameFormat
+from workbench.data.pngfile import write_png
 from workbench.data.readers import FolderSequence, sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError, DatasetError
 from workbench.paths import cache_root
 
 SPLITS = tuple(recipe.SPLITS)
+CHECKSUMS_FILE = Path(__file__).with_name("embedded_checksums.json")
+FRAMES = FrameFormat("the embedded data", extensions=(".png",))
 
 
 def embedded_root() -> Path:
@@ -96,7 +105,7 @@ def _build_split(split: str, split_dir: Path) -> None:
         entries = []
         for t, frame in enumerate(frames):
             rel = f"{clip.name}/{t:05d}.png"
-            recipe.write_png(split_dir / rel, frame)
+            write_png(split_dir / rel, frame)
             entries.append(_entry(split_dir, rel, height=int(frame.shape[0]), width=int(frame.shape[1])))
         sequences.append({"name": clip.name, "kind": kind, "source": src_info, "recipe": details,
                           "frames": entries, "flow": flow_entry})
@@ -146,7 +155,7 @@ def open_embedded(split: str, *, max_frames: int | None = None) -> list[Sequence
     manifest = _manifest(split)
     base = embedded_root() / split
     names = [s["name"] for s in manifest["sequences"]]
-    return [FolderSequence(root=base / n, name=n).limit(max_frames) for n in names]
+    return [FolderSequence(root=base / n, name=n, frames=FRAMES).limit(max_frames) for n in names]
 
 
 def embedded_flow(split: str, seq_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -168,12 +177,37 @@ def manifest_checksums(split: str) -> dict[str, str]:
     return {e["file"]: e["sha256"] for e in _files(_manifest(split))}
 
 
+def committed_checksums() -> dict[str, dict[str, str]]:
+    """The reference sha256 of every file, ``{split: {"<seq>/<file>": sha256}}``, committed with the code for
+    recipe :data:`~workbench.data.embedded_build.RECIPE_VERSION` (empty splits if the file is of another)."""
+    try:
+        data = json.loads(CHECKSUMS_FILE.read_text())
+    except OSError:  # an install without the package data: nothing to compare with
+        data = {}
+    if data.get("recipe_version") != recipe.RECIPE_VERSION:
+        return {split: {} for split in SPLITS}
+    return {split: dict(data["splits"][split]) for split in SPLITS}
+
+
+def write_committed_checksums() -> Path:
+    """Rewrite :data:`CHECKSUMS_FILE` from this machine's build (only after a deliberate recipe change)."""
+    data = {"recipe_version": recipe.RECIPE_VERSION,
+            "splits": {split: dict(sorted(manifest_checksums(split).items())) for split in SPLITS}}
+    CHECKSUMS_FILE.write_text(json.dumps(data, indent=1) + "\n")
+    return CHECKSUMS_FILE
+
+
 def check_embedded(split: str) -> list[str]:
-    """Problems (one line each) where a file of ``split`` no longer matches its manifest sha256."""
+    """Problems (one line each) where a file of ``split`` no longer matches its manifest sha256, or where the
+    build differs from the committed reference checksums (this machine does not build the reference data)."""
     base = embedded_root() / _split_name(split)
     problems = []
+    reference = committed_checksums()[split]
     for rel, digest in manifest_checksums(split).items():
         if sha256_file(base / rel) != digest:
             problems.append(f"{base / rel}: sha256 differs from {base / 'manifest.json'}; delete "
                             f"{embedded_root()} to rebuild it")
+        elif reference and reference.get(rel) != digest:
+            problems.append(f"{base / rel}: built sha256 differs from the committed {CHECKSUMS_FILE.name}; "
+                            "check the pinned packages and ffmpeg (requirements.txt), then report it")
     return problems

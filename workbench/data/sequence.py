@@ -15,10 +15,12 @@ are degraded on the fly by :mod:`workbench.degrade`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from workbench.errors import DatasetError
 
 
 class Sequence(ABC):
@@ -50,6 +52,10 @@ class Sequence(ABC):
         """Identifiers (file paths) whose content defines this sequence; used in manifests."""
         return []
 
+    def location(self) -> str:
+        """Where the sequence lives (its folder or file) for messages; the name when it has no file."""
+        return self.name
+
     def limit(self, max_frames: int | None) -> Sequence:
         """This sequence truncated to its first ``max_frames`` frames (``None``: unchanged)."""
         if max_frames is None or max_frames >= len(self):
@@ -76,6 +82,9 @@ class TruncatedSequence(Sequence):
 
     def checksum_source(self) -> list[str]:
         return self.base.checksum_source()[: self.n] if self.base.checksum_source() else []
+
+    def location(self) -> str:
+        return self.base.location()
 
 
 class ArraySequence(Sequence):
@@ -109,3 +118,15 @@ class PairedSequence:
 
     def __len__(self) -> int:
         return len(self.clean)
+
+
+def require_length(seqs: Iterable[Sequence], n: int, *, what: str) -> None:
+    """Raise :class:`~workbench.errors.DatasetError` naming the first sequence with fewer than ``n`` frames.
+
+    ``what`` says who needs them, e.g. ``"fastdvdnet's 5-frame window"`` or ``"the Set8 protocol (85
+    frames)"``; the check counts frames as the caller will read them (after any ``limit``).
+    """
+    for seq in seqs:
+        if len(seq) < n:
+            raise DatasetError(f"{seq.location()}: sequence {seq.name!r} has {len(seq)} frame(s), but {what} "
+                               f"needs at least {n}; use the complete sequence or leave it out")

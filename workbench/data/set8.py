@@ -6,14 +6,17 @@ Accepted layouts under the data root (``$WORKBENCH_DATA`` or ``--data-root``):
 - grouped (UDVD): ``<root>/Set8/GoPro/{hypersmooth,motorbike,rafting,snowboard}/`` and
   ``<root>/Set8/Derfs/{tractor,touchdown,park_joy,sunflower}/``.
 
-Frames are images read in FastDVDnet order (digits of the file name). The evaluation protocol reads at
-most 85 frames per sequence (``max_frames=85``, FloRNN/BSVD; protocols.md §1.2).
+Frames are 8-bit RGB PNG (the benchmark's lossless frames; a JPEG, 16-bit, grey, RGBA or palette frame is
+refused by name), read in FastDVDnet order (digits of the file name); a sequence of fewer than
+``MIN_FRAMES`` frames is refused. The evaluation protocol reads at most 85 frames per sequence
+(``max_frames=85``, FloRNN/BSVD; protocols.md §1.2).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.data.frameformat import FrameFormat
 from workbench.data.layout import check_sequence_folder, stray_images
 from workbench.data.readers import FolderSequence
 from workbench.data.sequence import Sequence
@@ -25,6 +28,8 @@ SEQUENCES = DERFS + GOPRO
 GROUPS = {"Derfs": DERFS, "GoPro": GOPRO}
 SIZE_HW = (540, 960)
 MAX_FRAMES = 85
+MIN_FRAMES = 3  # fewer is a broken copy, not Set8 (its sequences have tens of frames)
+FRAMES = FrameFormat("Set8", extensions=(".png",))
 
 _OBTAIN = ("Set8 (8 sequences, 960x540) comes with FastDVDnet's test data (github.com/m-tassano/fastdvdnet "
            "README) or VRT/KAIR's testset_Set8.tar.gz; unpack it as <root>/Set8/<seq>/<frames> "
@@ -93,7 +98,8 @@ def check_set8(root: Path, *, deep: bool = False) -> list[str]:
         if seq not in found:
             problems.append(f"{base / seq}: Set8 sequence {seq!r} missing; {_OBTAIN}")
             continue
-        problems.extend(check_sequence_folder(found[seq], expected_hw=SIZE_HW, deep=deep, dataset="Set8"))
+        problems.extend(check_sequence_folder(found[seq], expected_hw=SIZE_HW, deep=deep, dataset="Set8",
+                                              frames=FRAMES, min_frames=MIN_FRAMES))
     return problems
 
 
@@ -106,4 +112,4 @@ def open_set8(root: Path, *, max_frames: int | None = MAX_FRAMES) -> list[Sequen
     if problems:
         raise DatasetError(problems[0])
     found, _ = _find_sequences(set8_dir(root))
-    return [FolderSequence(root=found[s], name=s).limit(max_frames) for s in SEQUENCES]
+    return [FolderSequence(root=found[s], name=s, frames=FRAMES).limit(max_frames) for s in SEQUENCES]

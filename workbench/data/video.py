@@ -7,6 +7,8 @@ The size is read by decoding the first frame to ``-f null``; the number of frame
 by decoding the whole stream to ``-f null`` once (no ffprobe needed).
 Frames: float32 ``(H, W, 3)`` RGB in ``[0, 1]`` (``uint8 / 255``); ``-fps_mode passthrough`` keeps one
 output frame per decoded frame, and ``-sws_flags`` asks for the bit-exact YUV→RGB conversion.
+:func:`read_video_yuv420` skips ffmpeg's scaler altogether: it returns the decoder's own 4:2:0 planes
+(a conforming H.264 decoder's output is defined bit for bit), for colour conversion in code we control.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ class VideoFileSequence(Sequence):
     def checksum_source(self) -> list[str]:
         return [str(self.path)]
 
+    def location(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         """Stop the decoder process (it restarts on the next :meth:`frame` call)."""
         proc, self._proc = self._proc, None
@@ -196,3 +201,48 @@ def read_video_frames(path: Path, indices: list[int]) -> np.ndarray:
         raise DatasetError(f"{path}: got {got} of the {len(indices)} frames asked for (last index "
                            f"{indices[-1]}); the video is shorter or corrupt: replace it")
     return np.frombuffer(data, dtype=np.uint8).reshape(len(indices), h, w, 3)
+
+
+def _source_pix_fmt(path: Path) -> str | None:
+    """Pixel format of the first video stream, from ``ffmpeg -i`` (None when ffmpeg does not say)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                          timeout=600, check=False)
+    for line in proc.stderr.decode("utf-8", "replace").splitlines():
+        if "Stream #0" in line and "Video:" in line:
+            match = re.search(r",\s*([a-z0-9_]+)(?:\(|,)", line.split("Video:", 1)[1])
+            return match.group(1) if match else None
+    return None
+
+
+def read_video_yuv420(path: Path, indices: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decoded 8-bit 4:2:0 planes of frames ``indices`` (as :func:`read_video_frames`): uint8 ``Y (N, H, W)``,
+    ``U`` and ``V (N, ceil(H/2), ceil(W/2))``, exactly as the decoder outputs them.
+
+    The source must be ``yuv420p`` (so ffmpeg converts nothing); it decodes with one thread and
+    ``+bitexact`` so no CPU-dependent code path can touch the samples. Anything else raises
+    :class:`DatasetError`.
+    """
+    if not indices or sorted(set(indices)) != list(indices) or indices[0] < 0:
+        raise ValueError("indices must be increasing, distinct and non-negative")
+    pix_fmt = _source_pix_fmt(path)
+    if pix_fmt != "yuv420p":
+        raise DatasetError(f"{path}: video pixel format is {pix_fmt}, not yuv420p; the bit-exact YUV path "
+                           "reads 8-bit 4:2:0 only: re-encode it with -pix_fmt yuv420p")
+    h, w, _ = VideoFileSequence(path=path).shape
+    ch, cw = (h + 1) // 2, (w + 1) // 2
+    expr = "+".join(f"eq(n\\,{i})" for i in indices)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
+           "-flags:v", "+bitexact", "-i", str(path), "-map", "0:v:0", "-vf", f"select={expr}",
+           "-fps_mode", "passthrough", "-frames:v", str(len(indices)), "-f", "rawvideo", "-pix_fmt", "yuv420p",
+           "pipe:1"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=3600, check=False)
+    per_frame = h * w + 2 * ch * cw
+    data = proc.stdout
+    if proc.returncode != 0 or len(data) != len(indices) * per_frame:
+        raise DatasetError(f"{path}: got {len(data) // per_frame} of the {len(indices)} frames asked for "
+                           f"(last index {indices[-1]}); the video is shorter or corrupt: replace it")
+    frames = np.frombuffer(data, dtype=np.uint8).reshape(len(indices), per_frame)
+    y = frames[:, : h * w].reshape(-1, h, w)
+    u = frames[:, h * w: h * w + ch * cw].reshape(-1, ch, cw)
+    v = frames[:, h * w + ch * cw:].reshape(-1, ch, cw)
+    return y, u, v
