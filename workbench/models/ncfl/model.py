@@ -54,9 +54,11 @@ Training (the paper's two-stage scheme is only in its supplement; this is a choi
 about as much as the L2 term at σ = 50 (≈ 1e-3) and the compression module learns which content to
 drop. (That figure, ≈ 5.6 bpp at initialisation, was the rate of the old dead start, every symbol zero;
 with the live start of :mod:`~workbench.models.ncfl.compression` the full-width rate at step 0 is
-≈ 12–18 bpp. At smoke width λ = 1e-4 from step 0 drives the zero-bin share to ≈ 1 within ~30 Adam steps
-for both FixedQ and AdapQ — the untrained restoration net gains less from ``c_{t−1}`` than the bits
-cost — while λ = 1e-5 keeps it near 0.45 over 80 steps: a rate warm-up is worth considering.)
+≈ 12–18 bpp. At smoke width (batch 2, 32x32 crops, Adam 1e-3) λ = 1e-4 from step 0 drives the zero-bin
+share to ≈ 1 within ~30 steps, FixedQ by shrinking the latent, AdapQ by growing ``q`` to ≈ 20: the
+untrained restoration net gains less from ``c_{t−1}`` than the bits cost. With λ = 1e-5 FixedQ stays
+near 0.45 over 80 steps while AdapQ still grows ``q`` (share 0.95–0.99). A rate warm-up is worth
+considering.)
 Stage 2 (~20 %): λ = 1e-5 and lr / 4, fine-tuning the
 reconstruction with weak rate guidance. Presets without a rate (Ma, Mb, M1, noq, M2) must not weight
 ``ce_bpp`` (their ``aux`` is empty). Adam with lr ≤ 1e-3 (the smoke model diverges at 4e-3).
