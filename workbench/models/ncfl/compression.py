@@ -26,12 +26,12 @@ Structure (widths are constructor arguments; every stride-2 layer halves the sid
   :data:`SCALE_INIT` = 2 and ``q`` at :data:`STEP_INIT` = 1.
 
 Live start (choices; the paper gives no initialisation). With PyTorch's default convolution init the
-encoder output has a standard deviation of only 0.04–0.09, most of it per-channel bias, with a spatial
-(content) part of 0.006–0.013; ``z`` is alike (0.04–0.08). With ``q = σ = 1`` every latent and
-hyper-latent element then falls in the zero bin (measured share 1.000 for AdapQ, FixedQ and M2 at smoke
-width on embedded-test, AWGN σ = 25), so ``ê ≡ μ``: the decoder sees nothing of ``c_{t−1}``, the rate
-gives ``μ`` no gradient (≈ 1e-16) and pushes ``σ`` to its floor. AdapQ could escape by shrinking ``q``;
-FixedQ could not. Therefore:
+encoder output has a standard deviation of only 0.03 (full width) to 0.07 (smoke width), most of it
+per-channel bias, with a spatial (content) part of 0.006–0.013; ``z`` is alike (0.04–0.08). With
+``q = σ = 1`` every latent and hyper-latent element then falls in the zero bin (measured share 1.000 for
+AdapQ, FixedQ and M2 at smoke width on embedded-test, AWGN σ = 25), so ``ê ≡ μ``: the decoder sees
+nothing of ``c_{t−1}``, the rate gives ``μ`` no gradient (≈ 1e-16) and pushes ``σ`` to its floor.
+AdapQ could escape by shrinking ``q``; FixedQ could not. Therefore:
 
 - the latent scale is learned by a scalar gain: ``e = g_e · Encoder(č)`` and the decoder reads
   ``ê / g_e`` (its input statistics stay those of the default init); ``g_e = exp(log_gain)`` starts at
@@ -65,11 +65,11 @@ Modes:
 still predicted and used by eq. 2) but keeps eqs. 4–5 out of the loss: :attr:`CompressionOutput.bits` is
 ``None`` (the rate is evaluated under ``no_grad`` for ``stats`` only), so ``σ`` (and the hyper-latent's
 density) receive no gradient. Nor does ``μ``: the straight-through proxy has ``∂ê/∂μ = 0``, so without
-the rate ``μ`` keeps its initial values and only sets the rounding offset; ``q`` learns through the decoder
-(``∂ê/∂q = round(u) − u``).
+the rate the prior's ``μ`` rows are never trained (``μ`` drifts only through the layers it shares with
+``q``) and merely set the rounding offset; ``q`` learns through the decoder (``∂ê/∂q = round(u) − u``).
 
-Diagnostics: :attr:`CompressionOutput.stats` (detached scalars, whichever mode): ``zero_bin_share``
-(share of ``round((e − μ)/q) == 0``), ``z_zero_bin_share``, ``q_mean``, ``sigma_mean`` and ``bpp``
+Diagnostics: :attr:`CompressionOutput.stats` (detached scalars; AdapQ and FixedQ, ``ce`` either way):
+``zero_bin_share`` (share of ``round((e − μ)/q) == 0``), ``z_zero_bin_share``, ``q_mean``, ``sigma_mean`` and ``bpp``
 (rate per pixel of ``features``; for ``ce=False`` evaluated under ``no_grad``, for the log only).
 
 Quantization proxy in training mode: ``proxy`` (``"ste"`` or ``"noise"``, see
