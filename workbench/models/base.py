@@ -34,10 +34,12 @@ from torch import Tensor, nn
 
 @dataclass
 class RestorationOutput:
-    """Restored frames plus auxiliary loss terms (e.g. ``{"ce_bits_per_px": ...}``)."""
+    """Restored frames, auxiliary loss terms (e.g. ``{"ce_bpp": ...}``) and ``stats``: detached scalar
+    diagnostics for the training log (e.g. NCFL's ``zero_bin_share``), never part of the loss."""
 
     frames: Tensor
     aux: dict[str, Tensor] = field(default_factory=dict)
+    stats: dict[str, Tensor] = field(default_factory=dict)
 
 
 def output_frames(out: Tensor | RestorationOutput) -> Tensor:

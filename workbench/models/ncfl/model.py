@@ -21,8 +21,13 @@ aux)`` with ``aux = {"ce_bpp": ...}`` — the cross-entropy of eq. 4 in **bits p
 (``Σ −log2 P`` over the latent and hyper-latent / (N·H·W)), averaged over the steps that code features
 (``t ≥ 1``; it is 0 for a one-frame clip) — whenever a rate is defined (``ncfl`` fixedq/adapq with
 ``ce=True``), and ``aux = {}`` otherwise. The training loss is eq. 6: ``L2 + λ · aux["ce_bpp"]``.
+``stats`` (for the training log, never the loss): with a quantizer (``ncfl`` fixedq/adapq, ``ce`` either
+way) the compression module's detached ``zero_bin_share``, ``z_zero_bin_share``, ``q_mean``,
+``sigma_mean`` and ``bpp`` (for ``ce=False`` the rate the module would have, evaluated under
+``no_grad``), averaged over the coded steps like ``ce_bpp``; empty otherwise and for a one-frame clip.
 ``step`` returns a :class:`RestorationOutput` with frames ``(N, C, H, W)`` and the step's own
-``ce_bpp``. Frames are float32 in [0, 1] (RGB) or normalised raw; ``noise_map`` ``(N, K, H, W)`` (or
+``ce_bpp`` and ``stats`` (``stats`` empty at ``t = 0``). Frames are float32 in [0, 1] (RGB) or
+normalised raw; ``noise_map`` ``(N, K, H, W)`` (or
 ``(N, T, K, H, W)`` for ``forward``) with ``K = noise_map_channels``, σ on the [0, 1] scale.
 
 Calibration. The paper gives no widths; they were chosen so that the defaults cost what Tables 1 and 8
@@ -45,9 +50,16 @@ with it 385.18 GMAC = 770.4 GFLOPs). Ablations (GFLOPs): Ma 685.0, Mb 688.8, Mc 
 NoQ 727.0, M1 715.1. (The "L" runtime ratio in Table 2, 275/188 = 1.46, matches its FLOPs ratio 1.45.)
 
 Training (the paper's two-stage scheme is only in its supplement; this is a choice): eq. 6 as
-``mean L2 + λ · aux["ce_bpp"]``. Stage 1 (~80 % of the steps): λ = 1e-4, so that the rate term (≈ 5.6
-bpp × 1e-4 at initialisation) weighs as much as the L2 term at σ = 50 (≈ 1e-3) and the compression
-module learns which content to drop; stage 2 (~20 %): λ = 1e-5 and lr / 4, fine-tuning the
+``mean L2 + λ · aux["ce_bpp"]``. Stage 1 (~80 % of the steps): λ = 1e-4, so that the rate term weighs
+about as much as the L2 term at σ = 50 (≈ 1e-3) and the compression module learns which content to
+drop. (That figure, ≈ 5.6 bpp at initialisation, was the rate of the old dead start, every symbol zero;
+with the live start of :mod:`~workbench.models.ncfl.compression` the full-width rate at step 0 is
+≈ 12–18 bpp. At smoke width (batch 2, 32x32 crops, Adam 1e-3) λ = 1e-4 from step 0 drives the zero-bin
+share to ≈ 1 within ~30 steps, FixedQ by shrinking the latent, AdapQ by growing ``q`` to ≈ 20: the
+untrained restoration net gains less from ``c_{t−1}`` than the bits cost. With λ = 1e-5 FixedQ stays
+near 0.45 over 80 steps while AdapQ still grows ``q`` (share 0.95–0.99). A rate warm-up is worth
+considering.)
+Stage 2 (~20 %): λ = 1e-5 and lr / 4, fine-tuning the
 reconstruction with weak rate guidance. Presets without a rate (Ma, Mb, M1, noq, M2) must not weight
 ``ce_bpp`` (their ``aux`` is empty). Adam with lr ≤ 1e-3 (the smoke model diverges at 4e-3).
 
@@ -55,7 +67,8 @@ reconstruction with weak rate guidance. Presets without a rate (Ma, Mb, M1, noq,
 ``SPyNet(x_t, x_{t+1})``, its own refiner and a restoration U-Net that only outputs features ``c^b_t``),
 then the forward pass of the uni-directional model whose restoration input also holds ``c^b_t``
 (concatenated before its head conv). SPyNet is shared by both directions; ``ce_bpp`` is the sum of both
-directions' per-step rates (bits per output pixel).
+directions' per-step rates (bits per output pixel), and so is ``stats["bpp"]``; the other ``stats`` are
+means over the coded steps of both directions.
 """
 
 from __future__ import annotations
@@ -75,6 +88,13 @@ from workbench.models.spynet import SPyNet
 
 #: plane orders of packed raw frames (:mod:`workbench.data.raw`)
 RAW_ORDERS: tuple[str, ...] = tuple(ORDERS)
+
+
+def _mean_stats(steps: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Key-wise mean of the per-step diagnostics of the coded steps (empty when none was coded)."""
+    if not steps:
+        return {}
+    return {k: torch.stack([s[k] for s in steps]).mean() for k in steps[0]}
 
 
 @dataclass
@@ -200,30 +220,33 @@ class NCFL(_NCFLBase):
         extra = self._noise_extra(frame, noise_map)
         n, _, h, w = frame.shape
         bits = None
+        stats: dict[str, Tensor] = {}
         if state is None:
             feats = self._zeros(frame)
         else:
             flow = self.spynet(self.rgb(frame), self.rgb(state.frame))
-            feats, bits = self.refiner(frame, state.frame, state.features, flow)
+            feats, bits, stats = self.refiner(frame, state.frame, state.features, flow)
         out, new_feats = self.restoration(frame, feats, *extra)
         assert out is not None
         aux: dict[str, Tensor] = {}
         if self.has_rate:
             aux["ce_bpp"] = frame.new_zeros(()) if bits is None else bits / (n * h * w)
-        return RestorationOutput(out, aux), NCFLState(frame, new_feats)
+        return RestorationOutput(out, aux, stats), NCFLState(frame, new_feats)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> RestorationOutput:
         state: NCFLState | None = None
-        frames, rates = [], []
+        frames, rates, stats = [], [], []
         for t in range(clip.shape[1]):
             out, state = self.step(clip[:, t], state, self._noise_at(noise_map, t))
             frames.append(out.frames)
             if t > 0 and "ce_bpp" in out.aux:
                 rates.append(out.aux["ce_bpp"])
+            if t > 0 and out.stats:
+                stats.append(out.stats)
         aux: dict[str, Tensor] = {}
         if self.has_rate:
             aux["ce_bpp"] = torch.stack(rates).mean() if rates else clip.new_zeros(())
-        return RestorationOutput(torch.stack(frames, dim=1), aux)
+        return RestorationOutput(torch.stack(frames, dim=1), aux, _mean_stats(stats))
 
 
 class NCFLBi(_NCFLBase):
@@ -243,14 +266,18 @@ class NCFLBi(_NCFLBase):
         extras = [self._noise_extra(xs[t], self._noise_at(noise_map, t)) for t in range(num)]
         back: list[Tensor] = [clip.new_zeros(())] * num
         rate_b, rate_f = [], []
+        stats_b: list[dict[str, Tensor]] = []
+        stats_f: list[dict[str, Tensor]] = []
         for t in reversed(range(num)):
             if t == num - 1:
                 feats = self._zeros(xs[t])
             else:
                 flow = self.spynet(self.rgb(xs[t]), self.rgb(xs[t + 1]))
-                feats, bits = self.backward_refiner(xs[t], xs[t + 1], back[t + 1], flow)
+                feats, bits, stats = self.backward_refiner(xs[t], xs[t + 1], back[t + 1], flow)
                 if bits is not None:
                     rate_b.append(bits / (n * h * w))
+                if stats:
+                    stats_b.append(stats)
             _, back[t] = self.backward_restoration(xs[t], feats, *extras[t])
         outs = []
         prev: Tensor | None = None
@@ -259,9 +286,11 @@ class NCFLBi(_NCFLBase):
                 feats = self._zeros(xs[t])
             else:
                 flow = self.spynet(self.rgb(xs[t]), self.rgb(xs[t - 1]))
-                feats, bits = self.forward_refiner(xs[t], xs[t - 1], prev, flow)
+                feats, bits, stats = self.forward_refiner(xs[t], xs[t - 1], prev, flow)
                 if bits is not None:
                     rate_f.append(bits / (n * h * w))
+                if stats:
+                    stats_f.append(stats)
             out, prev = self.forward_restoration(xs[t], feats, back[t], *extras[t])
             assert out is not None
             outs.append(out)
@@ -270,4 +299,7 @@ class NCFLBi(_NCFLBase):
             zero = clip.new_zeros(())
             aux["ce_bpp"] = ((torch.stack(rate_b).mean() if rate_b else zero)
                              + (torch.stack(rate_f).mean() if rate_f else zero))
-        return RestorationOutput(torch.stack(outs, dim=1), aux)
+        stats = _mean_stats(stats_b + stats_f)
+        if stats_b and stats_f:  # like ce_bpp: the rates of both directions add up
+            stats["bpp"] = _mean_stats(stats_b)["bpp"] + _mean_stats(stats_f)["bpp"]
+        return RestorationOutput(torch.stack(outs, dim=1), aux, stats)

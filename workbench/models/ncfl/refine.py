@@ -11,8 +11,9 @@ neighbour's temporal features ``c_s``:
 4. neural compression ``c~_t = Decoder(Q(Encoder(č_t)))`` (switch ``ncfl``: ``"off"`` → ``c~_t = č_t``,
    ``"noq"`` → plain auto-encoder, ``"fixedq"`` → constant step, ``"adapq"`` → the paper's AdapQ).
 
-Returns ``(c~_t, bits)`` with ``bits`` the total rate of the batch (``None`` when no rate is defined:
-``ncfl`` ``"off"``/``"noq"`` or ``ce=False``).
+Returns ``(c~_t, bits, stats)`` with ``bits`` the total rate of the batch (``None`` when no rate is
+defined: ``ncfl`` ``"off"``/``"noq"`` or ``ce=False``) and ``stats`` the compression module's detached
+diagnostics (:attr:`~workbench.models.ncfl.compression.CompressionOutput.stats`; empty without a quantizer).
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ class FeatureRefiner(nn.Module):
 
     def forward(
         self, frame: Tensor, neighbour: Tensor, features: Tensor, flow: Tensor
-    ) -> tuple[Tensor, Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
         if self.mvr is not None:
             flow = self.mvr(flow, frame, neighbour)
         aligned = flow_warp(features, flow)
         if self.fa is not None:
             aligned = self.fa(aligned, frame)
         if self.compression is None:
-            return aligned, None
+            return aligned, None, {}
         out = self.compression(aligned, frame)
-        return out.features, out.bits
+        return out.features, out.bits, out.stats
