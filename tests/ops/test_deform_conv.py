@@ -121,11 +121,11 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
 
 
-def test_chunked_taps_and_no_mask(monkeypatch):
+def test_chunked_rows_and_no_mask(monkeypatch):
     x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0])
     full = modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False)
-    per_tap = x.shape[0] * x.shape[1] * offset.shape[-2] * offset.shape[-1] * x.element_size()
-    for budget in (1, 4 * per_tap):  # one tap per chunk; chunks of 4, 4, 1
+    per_row = x.shape[0] * x.shape[1] * 9 * offset.shape[-1] * x.element_size()
+    for budget in (1, 2 * per_row):  # one output row per chunk; chunks of 2, 2, 1 rows
         monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)
         torch.testing.assert_close(
             modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False),
@@ -134,6 +134,39 @@ def test_chunked_taps_and_no_mask(monkeypatch):
     torch.testing.assert_close(
         modulated_deform_conv2d(x, offset, None, weight, bias, st, pd, dl, use_torchvision=False),
         modulated_deform_conv2d(x, offset, ones, weight, bias, st, pd, dl, use_torchvision=False))
+
+
+@pytest.mark.parametrize("budget", [None, 1])
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_gradcheck_chunks_and_no_mask(monkeypatch, budget, with_mask):
+    if budget is not None:
+        monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)  # one output row per chunk
+    case = (1, 4, 2, 4, 5, (3, 3), (1, 1), (1, 1), (1, 1), 2, 2)
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(case, seed=5)
+    args = tuple(t.requires_grad_(True) for t in (x, offset, mask, weight, bias))
+
+    def fn(x, offset, mask, weight, bias):
+        return modulated_deform_conv2d(x, offset, mask if with_mask else None, weight, bias, st, pd, dl,
+                                       groups, dg, use_torchvision=False)
+
+    assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("wanted", [("input",), ("offset", "mask"), ("weight",), ("mask", "bias")])
+def test_gradients_of_a_subset_of_inputs(wanted):
+    names = ("input", "offset", "mask", "weight", "bias")
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=2)
+    ref_t = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    ours = [t.clone().requires_grad_(name in wanted) for name, t in zip(names, (x, offset, mask, weight, bias))]
+    out = modulated_deform_conv2d(*ours, st, pd, dl, groups, dg, use_torchvision=False)
+    ref = _reference(*ref_t, st, pd, dl, groups, dg)
+    out.sum().backward()
+    ref.sum().backward()
+    for name, a, b in zip(names, ours, ref_t):
+        if name in wanted:
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-9, msg=f"grad {name}")
+        else:
+            assert a.grad is None
 
 
 def test_zero_offset_is_masked_regular_conv():
