@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench.errors import ToolError
+from workbench.errors import ConfigError, ToolError
 from workbench.ops import DCNv2Pack, ModulatedDeformConv2d, modulated_deform_conv2d, torchvision_available
 from workbench.ops import deform_conv as dc_mod
 
@@ -233,3 +233,20 @@ def test_macs_equal_regular_conv_count():
     m = ModulatedDeformConv2d(in_channels=8, out_channels=6, kernel_size=3, padding=1, groups=2,
                               deformable_groups=4)
     assert m.macs(10, 12, batch=2) == 2 * 6 * 10 * 12 * 4 * 9
+
+
+def test_benchmark_reports_both_operators_and_their_ratios(capsys):
+    from workbench.cli import main
+    from workbench.evaluate.complexity.deform_bench import benchmark_deform_conv, parse_shape
+
+    r = benchmark_deform_conv(channels=4, groups=2, height=5, width=6, repeats=1, warmup=0)
+    assert min(r.deform_forward_ms, r.conv_forward_ms, r.deform_train_ms, r.conv_train_ms) > 0
+    assert r.forward_ratio == r.deform_forward_ms / r.conv_forward_ms
+    assert r.train_ratio == r.deform_train_ms / r.conv_train_ms
+    assert "4->4 3x3, 2 deformable groups, N=1, 5x6, float32" in r.lines()[0]
+    assert parse_shape("2x8x5x6") == (2, 8, 5, 6)
+    with pytest.raises(ConfigError, match="NxCxHxW"):
+        parse_shape("8x5x6")
+    assert main(["bench", "deform", "--shape", "1x4x5x6", "--groups", "2", "--repeats", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("forward ") and out[2].startswith("forward+backward") and "ratio" in out[2]

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from workbench.errors import ConfigError
 from workbench.evaluate.complexity.runtime import device_name
 from workbench.ops.deform_conv import modulated_deform_conv2d
 
@@ -63,6 +64,15 @@ class DeformBenchResult:
             f"forward+backward  deform {self.deform_train_ms:8.1f} ms  conv {self.conv_train_ms:7.1f} ms"
             f"  ratio {self.train_ratio:5.2f}x",
         ]
+
+
+def parse_shape(value: str) -> tuple[int, int, int, int]:
+    """``"1x64x136x240"`` → ``(N, C, H, W)``."""
+    parts = value.lower().split("x")
+    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"shape {value!r}: expected 'NxCxHxW', e.g. '1x64x136x240'")
+    n, c, h, w = (int(p) for p in parts)
+    return n, c, h, w
 
 
 def _sync(device: torch.device) -> None:
@@ -126,7 +136,7 @@ def benchmark_deform_conv(
     """Time a ``channels → channels`` ``kernel × kernel`` deformable convolution with ``groups``
     deformable groups against ``F.conv2d`` of the same shape (protocol in the module docstring)."""
     if channels % groups:
-        raise ValueError(f"channels={channels} is not divisible by groups={groups}")
+        raise ConfigError(f"channels={channels} is not divisible by groups={groups} (deformable groups)")
     dev = torch.device(device)
     x, offset, mask, weight, bias = _inputs(batch=batch, channels=channels, groups=groups, kernel=kernel,
                                             height=height, width=width, device=dev, dtype=dtype, seed=seed)
