@@ -152,6 +152,18 @@ def test_gradcheck_chunks_and_no_mask(monkeypatch, budget, with_mask):
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
 
 
+def test_non_contiguous_offset_and_mask():
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=4)
+    off_t = offset.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, other strides
+    mask_t = torch.cat((mask, mask), dim=1)[:, ::2]
+    mask_t.copy_(mask)
+    assert not off_t.is_contiguous() and not mask_t.is_contiguous()
+    torch.testing.assert_close(
+        modulated_deform_conv2d(x, off_t, mask_t, weight, bias, st, pd, dl, use_torchvision=False),
+        modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False),
+        rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("wanted", [("input",), ("offset", "mask"), ("weight",), ("mask", "bias")])
 def test_gradients_of_a_subset_of_inputs(wanted):
     names = ("input", "offset", "mask", "weight", "bias")

@@ -159,7 +159,8 @@ def _deform_conv_plain(
     h, w = x.shape[-2:]
     geom = _Geometry(int(h), int(w), ho, wo, (int(weight.shape[2]), int(weight.shape[3])), stride, padding,
                      dilation, groups, dg)
-    out = _DeformConv.apply(x, offset, mask, weight, bias, geom)
+    out = _DeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
+                            bias, geom)
     assert isinstance(out, Tensor)
     return out
 
