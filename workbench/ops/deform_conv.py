@@ -236,29 +236,27 @@ class _DeformConv(torch.autograd.Function):
         consts = _grid_constants(geom, x)
         wg = _grouped(weight, geom.groups)
         need = ctx.needs_input_grad
-        keep_s, keep_grid = need[2] or need[3], need[0] or need[1] or need[2]
-        samples: list[Tensor] = []
-        grids: list[Tensor] = []
+        # per chunk: unmasked samples (mask grad), columns (weight grad), grid (input/offset/mask grads)
+        keep = (need[2], need[3], need[0] or need[1] or need[2])
+        saved: list[Tensor | None] = []
         ys = []
         for rows in _row_chunks(geom.ho, n * cin * geom.taps * geom.wo * x.element_size()):
             grid = _grid(offset, consts, geom, rows)
             s = _sample(xg, grid, n, geom.taps)
-            col = _masked(s, mask, geom, rows, inplace=not keep_s).view(n, geom.groups, -1, s.shape[-1])
+            col = _masked(s, mask, geom, rows, inplace=not keep[0]).view(n, geom.groups, -1, s.shape[-1])
             ys.append(torch.matmul(wg, col).view(n, weight.shape[0], -1))
-            samples += [s] if keep_s else []
-            grids += [grid] if keep_grid else []
+            saved += [t if k else None for t, k in zip((s, col, grid), keep)]
         out = ys[0] if len(ys) == 1 else torch.cat(ys, dim=-1)
         if bias is not None:
             out += bias.view(1, -1, 1)
-        ctx.geom, ctx.n_samples, ctx.has_bias = geom, len(samples), bias is not None
-        ctx.save_for_backward(x, mask, weight, *samples, *grids)
+        ctx.geom, ctx.has_bias = geom, bias is not None
+        ctx.save_for_backward(x, mask, weight, *saved)
         return out.view(n, weight.shape[0], geom.ho, geom.wo)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         x, mask, weight, *saved = ctx.saved_tensors
-        samples, grids = saved[:ctx.n_samples], saved[ctx.n_samples:]
         geom: _Geometry = ctx.geom
         need = ctx.needs_input_grad
         n, cin = x.shape[:2]
@@ -272,15 +270,12 @@ class _DeformConv(torch.autograd.Function):
         chunks = _row_chunks(geom.ho, n * cin * geom.taps * geom.wo * x.element_size())
         for i, rows in enumerate(chunks):
             go_c = go[..., rows[0] * geom.wo:rows[1] * geom.wo]
-            s = samples[i] if samples else None
-            col = None
-            if g_w is not None and s is not None:
-                col = _masked(s, mask, geom, rows, inplace=False).view(n, geom.groups, -1, s.shape[-1])
+            s, col, grid = saved[3 * i:3 * i + 3]
+            if g_w is not None and col is not None:
                 g_w += torch.matmul(go_c, col.transpose(-1, -2)).sum(0)
-            if grids:
+            if grid is not None:
                 g_col = torch.matmul(wg.transpose(-1, -2), go_c).view(n, cin * geom.taps, -1)
-                scratch = col if col is not s else None  # without a mask, col is the saved samples themselves
-                gi = _backward_sampling(g_col, s, scratch, xg, grids[i], mask, geom, rows, need[0], g_off, g_mask)
+                gi = _backward_sampling(g_col, s, xg, grid, mask, geom, rows, need[0], g_off, g_mask)
                 g_x = gi if g_x is None or gi is None else g_x.add_(gi)
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
         return (g_x.view(x.shape) if g_x is not None else None, g_off, g_mask,
@@ -288,21 +283,22 @@ class _DeformConv(torch.autograd.Function):
 
 
 def _backward_sampling(
-    g_col: Tensor, s: Tensor | None, scratch: Tensor | None, xg: Tensor, grid: Tensor, mask: Tensor | None,
-    geom: _Geometry,
+    g_col: Tensor, s: Tensor | None, xg: Tensor, grid: Tensor, mask: Tensor | None, geom: _Geometry,
     rows: tuple[int, int], need_x: bool, g_off: Tensor | None, g_mask: Tensor | None,
 ) -> Tensor | None:
     """Offset and mask gradients of one row chunk from the column gradient ``g_col``, written into
     ``g_off`` and ``g_mask``; returns this chunk's input gradient ``(N·dg, C_in/dg, H, W)`` if wanted.
 
-    ``g_col`` is overwritten, and so is ``scratch`` (a buffer of its size that is no longer needed, or
-    ``None``); the saved samples ``s`` are kept, so the graph can be differentiated again.
+    ``g_col`` is overwritten; the saved samples ``s`` are kept, so the graph can be differentiated again.
     """
     n, (r0, r1) = g_col.shape[0], rows
     cols = g_col.view(n, geom.dg, -1, geom.taps, r1 - r0, geom.wo)
     if g_mask is not None and s is not None:
-        prod = torch.mul(cols, s.view(cols.shape), out=scratch.view(cols.shape) if scratch is not None else None)
-        g_mask.view(n, geom.dg, geom.taps, geom.ho, geom.wo)[..., r0:r1, :] = prod.sum(2)
+        # Σ_c g_col·s, one channel at a time so that no product of the column size is allocated
+        samples, gm = s.view(cols.shape), g_mask.view(n, geom.dg, geom.taps, geom.ho, geom.wo)[..., r0:r1, :]
+        torch.mul(cols[:, :, 0], samples[:, :, 0], out=gm)
+        for c in range(1, cols.shape[2]):
+            gm.addcmul_(cols[:, :, c], samples[:, :, c])
     if mask is not None:
         cols.mul_(mask.view(n, geom.dg, 1, geom.taps, geom.ho, geom.wo)[..., r0:r1, :])
     if not need_x and g_off is None:
