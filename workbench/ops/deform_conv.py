@@ -187,13 +187,17 @@ def _grid_constants(geom: _Geometry, like: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _grid(offset: Tensor, consts: tuple[Tensor, Tensor], geom: _Geometry, rows: tuple[int, int]) -> Tensor:
-    """``grid_sample`` grid ``(N·dg, kh·kw·rows, W_out, 2)`` of output rows ``rows``, every tap at once."""
+    """``grid_sample`` grid ``(N·dg, kh·kw·rows, W_out, 2)`` of output rows ``rows``, every tap at once.
+
+    The grid is a view of x and y planes ``(N·dg, 2, kh·kw·rows, W_out)``: ``grid_sample`` reads that
+    layout directly, and the planes are built from the offsets by two contiguous scaled adds.
+    """
     n, (r0, r1) = offset.shape[0], rows
     off = offset.view(n, geom.dg, geom.taps, 2, geom.ho, geom.wo)[..., r0:r1, :]
-    grid = offset.new_empty((n, geom.dg, geom.taps, r1 - r0, geom.wo, 2))
-    torch.add(consts[0][:, r0:r1], off[:, :, :, 1], alpha=2 / geom.w, out=grid[..., 0])
-    torch.add(consts[1][:, r0:r1], off[:, :, :, 0], alpha=2 / geom.h, out=grid[..., 1])
-    return grid.view(n * geom.dg, geom.taps * (r1 - r0), geom.wo, 2)
+    planes = offset.new_empty((n, geom.dg, 2, geom.taps, r1 - r0, geom.wo))
+    torch.add(consts[0][:, r0:r1], off[:, :, :, 1], alpha=2 / geom.w, out=planes[:, :, 0])
+    torch.add(consts[1][:, r0:r1], off[:, :, :, 0], alpha=2 / geom.h, out=planes[:, :, 1])
+    return planes.view(n * geom.dg, 2, geom.taps * (r1 - r0), geom.wo).permute(0, 2, 3, 1)
 
 
 def _sample(xg: Tensor, grid: Tensor, n: int, taps: int) -> Tensor:
