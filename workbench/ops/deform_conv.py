@@ -16,12 +16,43 @@ Sampling is bilinear with zeros outside the image: each of the four neighbouring
 if it lies inside the frame (the corner rule of the torchvision/mmcv kernels), so a sample at
 ``y <= -1`` or ``y >= H`` (same for x) is exactly 0.
 
-The plain implementation samples one kernel tap (or a chunk of taps) at a time with
-``grid_sample(align_corners=False)`` on coordinates normalised so that they map back to the exact pixel
-position, and accumulates a grouped 1×1 convolution per chunk; the column buffer is capped at
-``_COLUMN_BUDGET_BYTES`` so that 960×540 feature maps with 64–128 channels run on CPU. When
-torchvision's compiled operator is importable it is used instead (``use_torchvision=None``, auto); both
-compute the same function on every device.
+The plain implementation (``_DeformConv``, an ``autograd.Function``) works on chunks of output rows. Per
+chunk, one ``grid_sample(align_corners=False)`` call samples every kernel tap of every deformable group:
+the input is viewed as ``(N·dg, C_in/dg, H, W)`` and the grid, built from the offsets by two scaled adds
+on coordinates normalised so that they map back to the exact pixel position, as ``(N·dg, kh·kw·rows,
+W_out, 2)``. The samples then *are* the column matrix ``(N, C_in·kh·kw, rows·W_out)`` in the (channel,
+tap) order of ``weight.view(C_out, -1)``; the mask multiplies it in place and one (grouped) GEMM gives the
+output. The backward is written out: two GEMMs (weight and column gradients), the mask gradient
+``Σ_c g_col·s`` from the saved unmasked samples, and ``grid_sampler_2d_backward`` for the input and grid
+(→ offset) gradients in one call. Gradients are first-order (``once_differentiable``); the graph can be
+differentiated more than once (``retain_graph``). The column buffer of a chunk is capped at
+``_COLUMN_BUDGET_BYTES`` so that 960×540 feature maps with 64–128 channels run on CPU; it bounds memory,
+not time (a frame in several chunks runs slower than in one). When torchvision's compiled operator is
+importable it is used instead (``use_torchvision=None``, auto); both compute the same function on every
+device.
+
+Speed (``workbench bench deform``: 64→64 channels, 3×3, 16 deformable groups, N=1, 136×240, float32,
+time ÷ that of ``F.conv2d`` of the same shape, medians of 7 interleaved rounds), measured on a shared
+2-core Intel Xeon (Sapphire Rapids, AVX-512) VM under a load of 6–8 from other jobs, so only the ratios
+mean anything. "Before" is the previous implementation (one ``grid_sample`` per tap, ``torch.stack``, a
+1×1 convolution per chunk, autograd backward) timed by the same benchmark:
+
+=================  ==================  ==================
+threads            forward             forward+backward
+=================  ==================  ==================
+2, before / after  28.8× / 3.7×        25.0× / 3.7×
+1, before / after  8.3× / 4.6×         17.3× / 6.6×
+=================  ==================  ==================
+
+(A second 2-thread run of the "after" gave 4.7× / 3.9×: the load moves the ratios by about ±0.5. The old
+path suffered most from the load at 2 threads; the issue measured it at 8.7× on this machine.)
+
+The 3× goal is not reached; what remains is sampling, not arithmetic. Forward (1 thread):
+``grid_sample`` ~58 % of the time, the GEMM ~19 %, building the grid ~15 %, the mask ~6 % — the GEMM
+alone takes about the regular convolution's time (MKL vs oneDNN on the same FLOPs), and the one
+``grid_sample`` call alone 2–4× it, depending on the load. Forward+backward: ``grid_sampler_2d_backward``
+(its scatter-add into the input gradient) ~34 %, the three GEMMs ~24 %, ``grid_sample`` ~15 %, and
+elementwise passes over column-sized buffers (mask, grid, offset gradient) ~25 %.
 """
 
 from __future__ import annotations
