@@ -152,6 +152,16 @@ def test_gradcheck_chunks_and_no_mask(monkeypatch, budget, with_mask):
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
 
 
+def test_no_grad_with_parameters_matches_and_keeps_no_graph():
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=6)
+    params = [torch.nn.Parameter(t.clone()) for t in (weight, bias)]
+    expected = modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False)
+    with torch.no_grad():
+        out = modulated_deform_conv2d(x, offset, mask, *params, st, pd, dl, use_torchvision=False)
+    assert out.grad_fn is None
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
 def test_non_contiguous_offset_and_mask():
     x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=4)
     off_t = offset.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, other strides

@@ -190,8 +190,11 @@ def _deform_conv_plain(
     h, w = x.shape[-2:]
     geom = _Geometry(int(h), int(w), ho, wo, (int(weight.shape[2]), int(weight.shape[3])), stride, padding,
                      dilation, groups, dg)
+    # needs_input_grad stays True under no_grad for tensors that require grad (parameters): without this
+    # flag inference would keep the samples and columns for a backward that never comes
+    track = torch.is_grad_enabled()
     out = _DeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
-                            bias, geom)
+                            bias, geom, track)
     assert isinstance(out, Tensor)
     return out
 
@@ -264,13 +267,13 @@ class _DeformConv(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any, x: Tensor, offset: Tensor, mask: Tensor | None, weight: Tensor, bias: Tensor | None,
-        geom: _Geometry,
+        geom: _Geometry, track: bool,
     ) -> Tensor:
         n, cin = x.shape[:2]
         xg = x.reshape(n * geom.dg, cin // geom.dg, geom.h, geom.w)
         consts = _grid_constants(geom, x)
         wg = _grouped(weight, geom.groups)
-        need = ctx.needs_input_grad
+        need = [track and k for k in ctx.needs_input_grad]
         # per chunk: unmasked samples (mask grad), columns (weight grad), grid (input/offset/mask grads)
         keep = (need[2], need[3], need[0] or need[1] or need[2])
         saved: list[Tensor | None] = []
@@ -314,7 +317,7 @@ class _DeformConv(torch.autograd.Function):
                 g_x = gi if g_x is None or gi is None else g_x.add_(gi)
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
         return (g_x.view(x.shape) if g_x is not None else None, g_off, g_mask,
-                g_w.view(weight.shape) if g_w is not None else None, g_b, None)
+                g_w.view(weight.shape) if g_w is not None else None, g_b, None, None)
 
 
 def _backward_sampling(
