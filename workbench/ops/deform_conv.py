@@ -31,21 +31,23 @@ not time (a frame in several chunks runs slower than in one). When torchvision's
 importable it is used instead (``use_torchvision=None``, auto); both compute the same function on every
 device.
 
-Speed (``workbench bench deform``: 64→64 channels, 3×3, 16 deformable groups, N=1, 136×240, float32,
-time ÷ that of ``F.conv2d`` of the same shape, medians of 7 interleaved rounds), measured on a shared
-2-core Intel Xeon (Sapphire Rapids, AVX-512) VM under a load of 6–8 from other jobs, so only the ratios
+Speed (the benchmark of ``workbench bench deform``: 64→64 channels, 3×3, 16 deformable groups, N=1,
+136×240, float32; time ÷ that of ``F.conv2d`` of the same shape; medians of 7 rounds), measured on a
+shared 2-core Intel Xeon (Sapphire Rapids, AVX-512) VM under a load of 6–8 from other jobs, so only ratios
 mean anything. "Before" is the previous implementation (one ``grid_sample`` per tap, ``torch.stack``, a
-1×1 convolution per chunk, autograd backward) timed by the same benchmark:
+1×1 convolution per chunk, autograd backward); before, after and the regular convolution ran in the same
+rounds:
 
 =================  ==================  ==================
 threads            forward             forward+backward
 =================  ==================  ==================
-2, before / after  28.8× / 3.7×        25.0× / 3.7×
-1, before / after  8.3× / 4.6×         17.3× / 6.6×
+2, before / after  16.1× / 5.0×        18.7× / 3.9×
+1, before / after  8.2× / 4.0×         17.1× / 5.8×
 =================  ==================  ==================
 
-(A second 2-thread run of the "after" gave 4.7× / 3.9×: the load moves the ratios by about ±0.5. The old
-path suffered most from the load at 2 threads; the issue measured it at 8.7× on this machine.)
+The load moves these ratios a lot: separate runs of the command gave, after, 3.7–5.0× forward and
+3.7–3.9× forward+backward at 2 threads, 4.0–6.6× and 5.8–7.4× at 1 thread (the issue measured 8.7× for
+the old path on this machine).
 
 The 3× goal is not reached; what remains is sampling, not arithmetic. Forward (1 thread):
 ``grid_sample`` ~58 % of the time, the GEMM ~19 %, building the grid ~15 %, the mask ~6 % — the GEMM
