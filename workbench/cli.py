@@ -119,6 +119,19 @@ def cmd_bench_memory(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_deform(a: argparse.Namespace) -> int:
+    from workbench.evaluate.complexity.deform_bench import benchmark_deform_conv, parse_shape
+
+    if a.shape:
+        n, c, h, w = parse_shape(a.shape)
+    else:
+        n, c, h, w = a.batch, a.channels, a.height, a.width
+    r = benchmark_deform_conv(channels=c, groups=a.groups, height=h, width=w, batch=n, repeats=a.repeats,
+                              warmup=a.warmup, device=a.device)
+    print("\n".join(r.lines()))
+    return 0
+
+
 RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "version"), ("created_utc", "created"),
                    ("commit", "commit"), ("result_kind", "kind"), ("overrides", "overrides"), ("note", "note")]
 
@@ -215,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--resolution", default="960x540")
     bm.add_argument("--device", default="cpu")
     bm.set_defaults(func=cmd_bench_memory)
+    bd = be.add_parser("deform", help="plain deformable conv ÷ regular conv of the same shape, forward and "
+                                      "forward+backward, one run")
+    bd.add_argument("--shape", default=None, help="NxCxHxW of the input (overrides the four options below)")
+    bd.add_argument("--batch", type=int, default=1)
+    bd.add_argument("--channels", type=int, default=64, help="input = output channels")
+    bd.add_argument("--height", type=int, default=136)
+    bd.add_argument("--width", type=int, default=240)
+    bd.add_argument("--groups", type=int, default=16, help="deformable groups")
+    bd.add_argument("--warmup", type=int, default=2)
+    bd.add_argument("--repeats", type=int, default=7)
+    bd.add_argument("--device", default="cpu")
+    bd.set_defaults(func=cmd_bench_deform)
     return p
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench.errors import ToolError
+from workbench.errors import ConfigError, ToolError
 from workbench.ops import DCNv2Pack, ModulatedDeformConv2d, modulated_deform_conv2d, torchvision_available
 from workbench.ops import deform_conv as dc_mod
 
@@ -121,11 +121,11 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
 
 
-def test_chunked_taps_and_no_mask(monkeypatch):
+def test_chunked_rows_and_no_mask(monkeypatch):
     x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0])
     full = modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False)
-    per_tap = x.shape[0] * x.shape[1] * offset.shape[-2] * offset.shape[-1] * x.element_size()
-    for budget in (1, 4 * per_tap):  # one tap per chunk; chunks of 4, 4, 1
+    per_row = x.shape[0] * x.shape[1] * 9 * offset.shape[-1] * x.element_size()
+    for budget in (1, 2 * per_row):  # one output row per chunk; chunks of 2, 2, 1 rows
         monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)
         torch.testing.assert_close(
             modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False),
@@ -134,6 +134,61 @@ def test_chunked_taps_and_no_mask(monkeypatch):
     torch.testing.assert_close(
         modulated_deform_conv2d(x, offset, None, weight, bias, st, pd, dl, use_torchvision=False),
         modulated_deform_conv2d(x, offset, ones, weight, bias, st, pd, dl, use_torchvision=False))
+
+
+@pytest.mark.parametrize("budget", [None, 1])
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_gradcheck_chunks_and_no_mask(monkeypatch, budget, with_mask):
+    if budget is not None:
+        monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)  # one output row per chunk
+    case = (1, 4, 2, 4, 5, (3, 3), (1, 1), (1, 1), (1, 1), 2, 2)
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(case, seed=5)
+    args = tuple(t.requires_grad_(True) for t in (x, offset, mask, weight, bias))
+
+    def fn(x, offset, mask, weight, bias):
+        return modulated_deform_conv2d(x, offset, mask if with_mask else None, weight, bias, st, pd, dl,
+                                       groups, dg, use_torchvision=False)
+
+    assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-6)
+
+
+def test_no_grad_with_parameters_matches_and_keeps_no_graph():
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=6)
+    params = [torch.nn.Parameter(t.clone()) for t in (weight, bias)]
+    expected = modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False)
+    with torch.no_grad():
+        out = modulated_deform_conv2d(x, offset, mask, *params, st, pd, dl, use_torchvision=False)
+    assert out.grad_fn is None
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_non_contiguous_offset_and_mask():
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=4)
+    off_t = offset.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, other strides
+    mask_t = torch.cat((mask, mask), dim=1)[:, ::2]
+    mask_t.copy_(mask)
+    assert not off_t.is_contiguous() and not mask_t.is_contiguous()
+    torch.testing.assert_close(
+        modulated_deform_conv2d(x, off_t, mask_t, weight, bias, st, pd, dl, use_torchvision=False),
+        modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False),
+        rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("wanted", [("input",), ("offset", "mask"), ("weight",), ("mask", "bias")])
+def test_gradients_of_a_subset_of_inputs(wanted):
+    names = ("input", "offset", "mask", "weight", "bias")
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=2)
+    ref_t = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    ours = [t.clone().requires_grad_(name in wanted) for name, t in zip(names, (x, offset, mask, weight, bias))]
+    out = modulated_deform_conv2d(*ours, st, pd, dl, groups, dg, use_torchvision=False)
+    ref = _reference(*ref_t, st, pd, dl, groups, dg)
+    out.sum().backward()
+    ref.sum().backward()
+    for name, a, b in zip(names, ours, ref_t):
+        if name in wanted:
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-9, msg=f"grad {name}")
+        else:
+            assert a.grad is None
 
 
 def test_zero_offset_is_masked_regular_conv():
@@ -200,3 +255,20 @@ def test_macs_equal_regular_conv_count():
     m = ModulatedDeformConv2d(in_channels=8, out_channels=6, kernel_size=3, padding=1, groups=2,
                               deformable_groups=4)
     assert m.macs(10, 12, batch=2) == 2 * 6 * 10 * 12 * 4 * 9
+
+
+def test_benchmark_reports_both_operators_and_their_ratios(capsys):
+    from workbench.cli import main
+    from workbench.evaluate.complexity.deform_bench import benchmark_deform_conv, parse_shape
+
+    r = benchmark_deform_conv(channels=4, groups=2, height=5, width=6, repeats=1, warmup=0)
+    assert min(r.deform_forward_ms, r.conv_forward_ms, r.deform_train_ms, r.conv_train_ms) > 0
+    assert r.forward_ratio == r.deform_forward_ms / r.conv_forward_ms
+    assert r.train_ratio == r.deform_train_ms / r.conv_train_ms
+    assert "4->4 3x3, 2 deformable groups, N=1, 5x6, float32" in r.lines()[0]
+    assert parse_shape("2x8x5x6") == (2, 8, 5, 6)
+    with pytest.raises(ConfigError, match="NxCxHxW"):
+        parse_shape("8x5x6")
+    assert main(["bench", "deform", "--shape", "1x4x5x6", "--groups", "2", "--repeats", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("forward ") and out[2].startswith("forward+backward") and "ratio" in out[2]
