@@ -72,7 +72,7 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
 
 def torch_save(target: str | os.PathLike[str], obj: Any) -> None:
     """``torch.save`` to ``target`` atomically (tensors, dicts of tensors and plain values only)."""
-    import torch
+    import torch  # lazy: the results store writes files without needing torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)

@@ -17,13 +17,13 @@ REPRODUCE_ORDER = ["table1", "table5", "table6", "table7", "table8", "complexity
 
 
 def _overrides(items: list[str] | None) -> dict[str, Any]:
-    from workbench.config import apply_overrides
+    from workbench.config import apply_overrides  # lazy: keeps `workbench --help` fast
 
     return apply_overrides({}, items or [])
 
 
 def cmd_data_check(a: argparse.Namespace) -> int:
-    from workbench.data.catalog import check_dataset
+    from workbench.data.catalog import check_dataset  # lazy: keeps `workbench --help` fast
 
     problems = check_dataset(a.name, Path(a.root) if a.root else None, deep=a.deep)
     for p in problems:
@@ -34,14 +34,14 @@ def cmd_data_check(a: argparse.Namespace) -> int:
 
 
 def cmd_data_build(a: argparse.Namespace) -> int:
-    from workbench.data.embedded import ensure_embedded
+    from workbench.data.embedded import ensure_embedded  # lazy: keeps `workbench --help` fast
 
     print(ensure_embedded())
     return 0
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from workbench.train.run import train_from_config
+    from workbench.train.run import train_from_config  # lazy: keeps `workbench --help` fast
 
     out = train_from_config(Path(a.config), overrides=a.set or [], out_dir=Path(a.out) if a.out else None,
                             resume=a.resume, device=a.device, data_root=a.data_root)
@@ -50,7 +50,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from workbench.pipeline.runner import run_pipeline
+    from workbench.pipeline.runner import run_pipeline  # lazy: keeps `workbench --help` fast
 
     s = run_pipeline(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
                      overrides=_overrides(a.set), notebook=not a.no_notebook)
@@ -60,14 +60,14 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_notebook(a: argparse.Namespace) -> int:
-    from workbench.report.notebook import rerender
+    from workbench.report.notebook import rerender  # lazy: keeps `workbench --help` fast
 
     print(rerender(a.id, Path(a.version_dir), _overrides(a.param)))
     return 0
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from workbench.reproduce import reproduce
+    from workbench.reproduce import reproduce  # lazy: keeps `workbench --help` fast
 
     specs = a.only.split(",") if a.only else REPRODUCE_ORDER
     reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device)
@@ -78,9 +78,9 @@ ZOO_MODELS = "fastdvdnet,edvr,basicvsr-uni,basicvsr-bi,basicvsrpp-uni,basicvsrpp
 
 
 def cmd_audit_complexity(a: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # lazy: keeps `workbench --help` fast
 
-    from workbench.evaluate.complexity import audit_complexity
+    from workbench.evaluate.complexity import audit_complexity  # lazy: keeps `workbench --help` fast
 
     df = audit_complexity(models=a.models.split(","), resolution=a.resolution, out_csv=Path(a.out) if a.out else None,
                           runtime=a.runtime, runtime_resolution=a.runtime_resolution, repeats=a.repeats,
@@ -92,7 +92,7 @@ def cmd_audit_complexity(a: argparse.Namespace) -> int:
 
 
 def cmd_bench_runtime(a: argparse.Namespace) -> int:
-    from workbench.evaluate.complexity import benchmark_runtime
+    from workbench.evaluate.complexity import benchmark_runtime  # lazy: keeps `workbench --help` fast
 
     benchmark_runtime(models=a.models.split(","), resolution=a.resolution, device=a.device, warmup=a.warmup,
                       repeats=a.repeats)
@@ -100,8 +100,8 @@ def cmd_bench_runtime(a: argparse.Namespace) -> int:
 
 
 def cmd_bench_efficiency(a: argparse.Namespace) -> int:
-    from workbench.evaluate.complexity.audit import parse_resolution
-    from workbench.evaluate.complexity.efficiency import efficiency_table
+    from workbench.evaluate.complexity.audit import parse_resolution  # lazy: keeps `workbench --help` fast
+    from workbench.evaluate.complexity.efficiency import efficiency_table  # lazy: keeps `workbench --help` fast
 
     df = efficiency_table(a.models.split(","), runtime_resolution=parse_resolution(a.runtime_resolution),
                           repeats=a.repeats, device=a.device)
@@ -110,8 +110,8 @@ def cmd_bench_efficiency(a: argparse.Namespace) -> int:
 
 
 def cmd_bench_memory(a: argparse.Namespace) -> int:
-    from workbench.evaluate.complexity import benchmark_memory
-    from workbench.evaluate.complexity.audit import parse_resolution
+    from workbench.evaluate.complexity import benchmark_memory  # lazy: keeps `workbench --help` fast
+    from workbench.evaluate.complexity.audit import parse_resolution  # lazy: keeps `workbench --help` fast
 
     df = benchmark_memory(a.models.split(","), lengths=tuple(int(x) for x in a.lengths.split(",")),
                           resolution=parse_resolution(a.resolution), device=a.device)
@@ -120,7 +120,10 @@ def cmd_bench_memory(a: argparse.Namespace) -> int:
 
 
 def cmd_bench_deform(a: argparse.Namespace) -> int:
-    from workbench.evaluate.complexity.deform_bench import benchmark_deform_conv, parse_shape
+    from workbench.evaluate.complexity.deform_bench import (  # lazy: keeps `workbench --help` fast
+        benchmark_deform_conv,
+        parse_shape,
+    )
 
     if a.shape:
         n, c, h, w = parse_shape(a.shape)
@@ -137,7 +140,7 @@ RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "vers
 
 
 def cmd_results_list(a: argparse.Namespace) -> int:
-    from workbench.store.versions import read_index
+    from workbench.store.versions import read_index  # lazy: keeps `workbench --help` fast
 
     rows = [{**r, "commit": r["git_commit"][:10] + ("+dirty" if r.get("git_dirty") else "")} for r in read_index()]
     rows = [{k: r.get(k) or "-" for k, _ in RESULTS_COLUMNS} for r in rows]

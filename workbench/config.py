@@ -2,7 +2,8 @@
 
 Every section of a config is a dataclass; :func:`from_mapping` builds it from a YAML mapping and
 rejects unknown keys, missing required keys and wrongly typed values with one line that names the
-file and the key; a section with a ``validate()`` method then has its ranges checked the same way. ``--set a.b=value`` overrides are parsed with ``yaml.safe_load`` (never ``eval``).
+file and the key; a section with a ``validate()`` method then has its ranges checked the same way.
+``--set a.b=value`` overrides are parsed with ``yaml.safe_load`` (never ``eval``).
 """
 
 from __future__ import annotations

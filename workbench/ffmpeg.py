@@ -30,7 +30,7 @@ _HOW_TO_GET = (
 
 def _imageio_exe() -> str | None:
     try:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # optional: the system ffmpeg serves without it
     except ImportError:
         return None
     try:

@@ -57,5 +57,6 @@ def test_notebook_refuses_a_folder_that_is_not_a_published_version(root, publish
     loose = tmp_path / "loose"
     shutil.copytree(published, loose)
     before = tree_digest(tmp_path)
-    assert "not a published results version" in one_error_line(cli("notebook", "restoration", "--version-dir", str(loose)))
+    r = cli("notebook", "restoration", "--version-dir", str(loose))
+    assert "not a published results version" in one_error_line(r)
     assert tree_digest(tmp_path) == before

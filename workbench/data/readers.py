@@ -54,10 +54,10 @@ def read_image(path: Path) -> np.ndarray:
     """
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+            import tifffile  # lazy: only 16-bit TIFF frames need it
 
             return np.asarray(tifffile.imread(path))
-        from PIL import Image
+        from PIL import Image  # lazy: keeps the data layer importable without Pillow loaded
 
         with Image.open(path) as img:
             img.load()
@@ -77,12 +77,12 @@ def image_size(path: Path) -> tuple[int, int]:
     """``(H, W)`` of an image file from its header only (no full decode)."""
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+            import tifffile  # lazy: only 16-bit TIFF frames need it
 
             with tifffile.TiffFile(path) as tif:
                 shape = tif.pages[0].shape
             return int(shape[0]), int(shape[1])
-        from PIL import Image
+        from PIL import Image  # lazy: keeps the data layer importable without Pillow loaded
 
         with Image.open(path) as img:
             w, h = img.size

@@ -28,7 +28,7 @@ def notebook_path(notebook_id: str) -> Path:
 
 
 def declared_parameters(notebook_id: str) -> dict[str, Any]:
-    import papermill
+    import papermill  # lazy: slow to import; only notebook runs need it
 
     return dict(papermill.inspect_notebook(str(notebook_path(notebook_id))))
 
@@ -44,7 +44,7 @@ def check_parameters(notebook_id: str, params: dict[str, Any]) -> None:
 
 
 def run_notebook(notebook_id: str, version_dir: Path, params: dict[str, Any]) -> Path:
-    import papermill
+    import papermill  # lazy: slow to import; only notebook runs need it
 
     check_parameters(notebook_id, params)
     out = version_dir / f"{notebook_id}.ipynb"

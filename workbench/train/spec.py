@@ -94,7 +94,8 @@ class TrainSpec:
         if self.val_every < 0:
             raise ConfigError(f"val_every: must be 0 (off) or positive, got {self.val_every}")
         if self.max_frames_per_sequence is not None and self.max_frames_per_sequence < 1:
-            raise ConfigError(f"max_frames_per_sequence: must be at least 1 or null, got {self.max_frames_per_sequence}")
+            raise ConfigError("max_frames_per_sequence: must be at least 1 or null, "
+                              f"got {self.max_frames_per_sequence}")
         _positive("lr", self.lr)
         _positive("lr_gamma", self.lr_gamma)
         if self.grad_clip is not None:

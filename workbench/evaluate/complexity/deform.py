@@ -65,7 +65,7 @@ def _macs_from_call(params: dict[str, Any], output: Any) -> float:
 def deform_rules() -> list[FunctionRule]:
     """The rule for :func:`workbench.ops.deform_conv.modulated_deform_conv2d` (empty if it is absent)."""
     try:
-        from workbench.ops.deform_conv import modulated_deform_conv2d
+        from workbench.ops.deform_conv import modulated_deform_conv2d  # optional: absent op, no rule
     except ImportError:
         return []
     return [FunctionRule(name="deform_conv", function=modulated_deform_conv2d, macs=_macs_from_call)]
