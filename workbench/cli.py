@@ -135,9 +135,10 @@ def cmd_pretrain_spynet(a: argparse.Namespace) -> int:
     weights = pretrained_spynet(device=a.device, progress=True, force=a.force)
     r = read_report(weights)
     by_sigma = ", ".join(f"σ={s}: {v:.3f} px" for s, v in r["epe_after_px_by_sigma"].items())
-    print(f"SPyNet pretrained here ({r['steps']} steps, seed {r['seed']}, {r['wall_seconds']:.0f} s): held-out "
-          f"EPE {r['epe_after_px']:.3f} px vs zero flow {r['epe_zero_flow_px']:.3f} px "
-          f"(ratio {r['epe_ratio_to_zero_flow']:.2f}; before training {r['epe_before_px']:.3f} px)")
+    print(f"SPyNet pretrained here ({r['steps']} fine-tuning steps, seed {r['seed']}, {r['wall_seconds']:.0f} s): "
+          f"held-out EPE {r['epe_after_px']:.3f} px vs zero flow {r['epe_zero_flow_px']:.3f} px "
+          f"(ratio {r['epe_ratio_to_zero_flow']:.2f}; calibrated initialisation, gain {r['init_gain']}: "
+          f"{r['epe_before_px']:.3f} px)")
     print(f"noisy frames: {by_sigma}")
     print(weights)
     return 0

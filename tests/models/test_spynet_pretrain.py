@@ -58,7 +58,7 @@ def test_a_few_steps_lower_epe_on_a_known_pair() -> None:
     fixed = _batch(source, 2, seed=4, crop=32)
     coeffs = sp.spline_coefficients(source)
     gen = torch.Generator().manual_seed(5)
-    recipe = replace(TINY, steps=8, batch_size=4)
+    recipe = replace(TINY, steps=8, batch_size=4, lr=1e-3, level_weights=(1.0,) * 6)
 
     def epe(model: torch.nn.Module) -> float:
         with torch.no_grad():
