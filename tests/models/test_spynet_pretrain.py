@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from workbench.cli import main
+from workbench.errors import CheckpointError
 from workbench.models.spynet import load_spynet
 from workbench.models.warp import flow_warp
 from workbench.train import motion_prior
@@ -131,6 +132,8 @@ def test_failed_training_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(KeyboardInterrupt):
         motion_prior.pretrained_spynet(recipe=TINY)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    with pytest.raises(CheckpointError, match="workbench pretrain spynet"):
+        motion_prior.read_report(motion_prior.prior_dir(TINY) / motion_prior.WEIGHTS)
 
 
 def test_cli_prints_epe_against_zero_flow(tiny_cache: list[sp.SpynetRecipe],

@@ -24,6 +24,7 @@ import torch
 
 from workbench import atomic
 from workbench.data import embedded, motion
+from workbench.errors import CheckpointError
 from workbench.models import spynet, warp
 from workbench.paths import cache_root
 from workbench.train import spynet_pretrain
@@ -71,5 +72,7 @@ def pretrained_spynet(*, device: str = "cpu", progress: bool = False, force: boo
 def read_report(weights: Path | None = None) -> dict[str, Any]:
     """The ``report.json`` beside ``weights`` (default: the default recipe's prior, which must exist)."""
     path = (weights.parent if weights is not None else prior_dir()) / REPORT
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no SPyNet prior report; run `workbench pretrain spynet` to train it")
     report: dict[str, Any] = json.loads(path.read_text())
     return report
