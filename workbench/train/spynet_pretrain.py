@@ -39,8 +39,9 @@ Measured on held-out ``embedded-test`` (2 CPU cores shared with other jobs, torc
 flow scores 1.324 px):
 
 - default recipe (gain 0.9 calibrated, then 300 steps of 8 × 64² crops): 0.291 → 0.281 px, ratio 0.21 to
-  zero flow; σ=25: 0.384 → 0.376 px; σ=50: 0.486 → 0.491 px. 171 s wall in one thread on the shared
-  machine (164 s CPU); a fine-tuning step of 8 × 64² costs about 0.27 s on 2 idle cores;
+  zero flow; σ=25: 0.384 → 0.376 px; σ=50: 0.486 → 0.491 px. 164–171 s wall in one thread on the shared
+  machine (the same run with two threads: 726 s, see ``threads``); a fine-tuning step of
+  8 × 64² costs about 0.27 s on 2 idle cores;
 - from random initialisations, training does not beat zero flow within a CPU budget: the first version
   (PyTorch default init, embedded-train pairs with :func:`augment_pair`, 300 steps, lr 1e-3, batch 4, 64²
   crops) reached 1.28 px; zero last convolutions + He init + this generator + the all-level loss, 200 steps
@@ -103,6 +104,9 @@ class SpynetRecipe:
     train_split: str = "embedded-train"
     eval_split: str = "embedded-test"
     eval_sigmas: tuple[float, ...] = (0.0, 25.0, 50.0)
+    #: CPU threads while pretraining: the weights do not depend on the machine's core count, and on a busy
+    #: machine two threads ran 4× slower than one (726 s against 171 s wall)
+    threads: int = 1
 
 
 class FlowBatch(NamedTuple):
@@ -442,6 +446,17 @@ def pretrain_spynet(recipe: SpynetRecipe | None = None, *, out: Path, init: Path
     ``eval_split`` per σ before and after (``epe_before_px``/``epe_after_px`` are the clean ones), the
     zero-flow EPE, losses, wall seconds and the recipe."""
     recipe = replace(recipe or SpynetRecipe(), **changes)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        return _pretrain(recipe, out=out, init=init, max_eval_pairs=max_eval_pairs, device=device,
+                         progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pretrain(recipe: SpynetRecipe, *, out: Path, init: Path | None, max_eval_pairs: int | None, device: str,
+              progress: bool) -> dict[str, Any]:
     start = time.perf_counter()
     frames = split_frames(recipe.train_split)
     calibration: dict[str, float] = {}
