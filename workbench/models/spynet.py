@@ -18,6 +18,8 @@ API (shared by NCFL, BasicVSR and BasicVSR++; keep it stable):
   any ``H, W`` (internally resized to multiples of 32, bilinear, and the flow resized back and rescaled);
   ``flow`` ``(N, 2, H, W)`` in pixels, channel 0 = x, channel 1 = y, such that
   ``workbench.models.warp.flow_warp(supp, flow)`` ≈ ``ref`` (backward warping of ``supp`` onto ``ref``).
+- ``SPyNet.flow_pyramid(ref, supp) -> list[flow]`` — the flow after every level, coarsest first (sides
+  multiples of 32), for training losses on every level.
 - ``load_spynet(path) -> SPyNet`` — BasicSR, MMagic/mmedit, or a whole BasicVSR(++) checkpoint.
 - ``spynet_state_from(state, source=...) -> dict`` and ``map_spynet_key(key) -> str | None`` — the same
   conversion on an in-memory state dict, for importers of networks that contain a SPyNet.
@@ -108,6 +110,15 @@ class SPyNet(nn.Module):
 
     def _pyramid_flow(self, ref: Tensor, supp: Tensor) -> Tensor:
         """Coarse-to-fine flow for inputs whose sides are multiples of 32 (eq. 1–2 of the paper)."""
+        return self.flow_pyramid(ref, supp)[-1]
+
+    def flow_pyramid(self, ref: Tensor, supp: Tensor, levels: int = LEVELS) -> list[Tensor]:
+        """The flow after each of the ``levels`` coarsest levels, coarsest first: tensors
+        ``(N, 2, H / 2^k, W / 2^k)``, ``k = LEVELS − 1 … LEVELS − levels``, each in pixels of its own level.
+        ``H``, ``W`` must be multiples of 32; with all levels the last entry is :meth:`forward`'s flow. For
+        losses that supervise every level, and coarse-to-fine training that stops at a coarser level."""
+        if ref.shape[-2] % 32 or ref.shape[-1] % 32:
+            raise ValueError(f"flow_pyramid needs sides that are multiples of 32, got {tuple(ref.shape)}")
         refs = [(ref - self.mean) / self.std]
         supps = [(supp - self.mean) / self.std]
         for _ in range(LEVELS - 1):
@@ -115,14 +126,16 @@ class SPyNet(nn.Module):
             supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2))
         coarsest = refs[-1]
         flow = coarsest.new_zeros(coarsest.shape[0], 2, *coarsest.shape[-2:])
-        for level, module in enumerate(self.basic_module):
+        flows: list[Tensor] = []
+        for level, module in enumerate(self.basic_module[:levels]):
             r, s = refs[LEVELS - 1 - level], supps[LEVELS - 1 - level]
             if level > 0:
                 # a flow in pixels doubles when the image side doubles
                 flow = 2.0 * F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True)
             warped = flow_warp(s, flow, padding_mode="border")
             flow = flow + module(torch.cat([r, warped, flow], dim=1))
-        return flow
+            flows.append(flow)
+        return flows
 
 
 def map_spynet_key(key: str) -> str | None:
