@@ -6,7 +6,7 @@ start from the same pretrained SPyNet. Models that have one expose it as ``model
 
 - ``none``: random initialisation (tests; a deliberate ablation);
 - ``embedded-pretrained``: the SPyNet pretrained here on the embedded synthetic-motion clips with their
-  ground-truth flow (:func:`workbench.train.spynet_pretrain.pretrained_spynet`: trained once per machine,
+  ground-truth flow (:func:`workbench.train.motion_prior.pretrained_spynet`: trained once per machine,
   cached, reused by every model) — the CPU profiles;
 - ``data-root``: the public BasicSR / MMagic checkpoint under the data root, file
   ``<data root>/weights/spynet/`` + one of :data:`SPYNET_FILES` — the full profile. Get it from the BasicSR
@@ -25,6 +25,7 @@ from workbench.checkpoint import load_strict
 from workbench.errors import CheckpointError, DatasetError
 from workbench.models.spynet import SPyNet, load_spynet
 from workbench.paths import data_root
+from workbench.train.motion_prior import pretrained_spynet
 from workbench.train.spec import MotionSpec
 
 #: accepted file names under ``<data root>/weights/spynet/`` (BasicSR's, then MMagic's)
@@ -60,8 +61,6 @@ def motion_weights(spec: MotionSpec, *, root: Path | None = None) -> Path | None
         return None
     if spec.init == "data-root":
         return find_spynet_weights(root)
-    from workbench.train.spynet_pretrain import pretrained_spynet  # lazy: training it imports the embedded data
-
     return pretrained_spynet()
 
 
