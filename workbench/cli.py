@@ -152,7 +152,7 @@ def cmd_results_list(a: argparse.Namespace) -> int:
 
 
 def cmd_pretrain_spynet(a: argparse.Namespace) -> int:
-    from workbench.train.motion_prior import pretrained_spynet, read_report
+    from workbench.train.motion_prior import pretrained_spynet, read_report  # lazy: keeps `workbench --help` fast
 
     weights = pretrained_spynet(device=a.device, progress=True, force=a.force)
     r = read_report(weights)
