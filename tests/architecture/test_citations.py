@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TOP = ("docs", "pipelines", "workbench", "baselines", "notebooks", "tests", "results")
-CITATION = re.compile(r"(?<![\w./-])((?:%s)/[\w./-]*\w\.(?:md|py|yaml|yml|ipynb|csv|json|txt|pt|pth))" % "|".join(TOP))
+CITATION = re.compile(r"(?<![\w./-])((?:" + "|".join(TOP) + r")/[\w./-]*\w\.(?:md|py|yaml|yml|ipynb|csv|json|txt|pt|pth))")
 SOURCES = ["README.md", "docs", "pipelines", "workbench", "baselines", "notebooks"]
 
 
