@@ -13,7 +13,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TOP = ("docs", "pipelines", "workbench", "baselines", "notebooks", "tests", "results")
-CITATION = re.compile(r"(?<![\w./-])((?:" + "|".join(TOP) + r")/[\w./-]*\w\.(?:md|py|yaml|yml|ipynb|csv|json|txt|pt|pth))")
+EXTENSIONS = "md|py|yaml|yml|ipynb|csv|json|txt|pt|pth"
+CITATION = re.compile(r"(?<![\w./-])((?:" + "|".join(TOP) + r")/[\w./-]*\w\.(?:" + EXTENSIONS + "))")
 SOURCES = ["README.md", "docs", "pipelines", "workbench", "baselines", "notebooks"]
 
 
