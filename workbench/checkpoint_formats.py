@@ -25,7 +25,7 @@ from baselines.fastdvdnet import load_official_fastdvdnet
 from baselines.importers_basicsr import edvr_state_from_file
 from baselines.importers_basicvsr import load_basicvsr, load_basicvsrpp
 from workbench.checkpoint import load_strict, read_state_dict, strip_prefix
-from workbench.errors import ConfigError
+from workbench.errors import CheckpointError, ConfigError
 
 Format = Literal["plain", "basicsr", "mmagic", "fastdvdnet"]
 FORMATS: tuple[str, ...] = ("plain", "basicsr", "mmagic", "fastdvdnet")
@@ -73,7 +73,13 @@ def load_checkpoint(model_id: str, model: nn.Module, ref: CheckpointRef) -> str:
     """Load ``ref`` strictly into ``model`` (built from ``model_id``); returns a one-line note for the manifest."""
     if ref.format not in FORMATS:
         raise ConfigError(f"{ref.path}: unknown checkpoint format {ref.format!r}; known: {', '.join(FORMATS)}")
-    state, note = _official_state(model_id, model, ref)
+    try:
+        state, note = _official_state(model_id, model, ref)
+    except CheckpointError as exc:
+        if ref.format != "plain":
+            raise
+        raise CheckpointError(f"{exc} (format 'plain'; a BasicSR {{'params': …}} or MMagic {{'state_dict': …}} "
+                              "file needs format basicsr / mmagic)") from None
     load_strict(model, state, source=str(ref.path))
     return f"{Path(ref.path).name}: {note}"
 
