@@ -75,7 +75,7 @@ def evaluate(model: str | nn.Module, dataset: str = "embedded-test", *, protocol
     seqs = open_dataset(dataset, root=data_root, max_frames=spec.max_frames, max_sequences=spec.max_sequences)
     rows = evaluate_model(net.to(device), seqs, dataset=dataset, spec=spec, device=device)
     frame = pd.DataFrame(rows)
-    frame.insert(0, "model", model_id)
+    frame.insert(0, "method", model_id)
     frame.insert(1, "dataset", dataset)
     return frame
 
