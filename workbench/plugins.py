@@ -12,7 +12,9 @@ A user's model reaches :data:`workbench.registry.MODELS` in one of three ways (d
 :func:`model_code_hash` is the sha256 of the source files of the package (or single file) that defines a
 model's factory, so a changed ``forward`` changes every cache key the model enters. Models of
 ``workbench/`` and ``baselines/`` hash to ``""`` (they are covered by
-:func:`workbench.provenance.code_hash`), which keeps the keys of built-in cells unchanged.
+:func:`workbench.provenance.code_hash`), which keeps the keys of built-in cells unchanged. A plugin imported
+here (entry point, ``module:factory``) is re-imported when its files change, so a notebook user who edits
+the model runs and keys the new code.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import importlib.metadata
 import inspect
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -75,17 +78,68 @@ def _factory(target: str, where: str) -> Any:
     return obj
 
 
+@dataclass
+class _Loaded:
+    target: str  #: ``module:factory``
+    factory: Any
+    code: str  #: hash of the user's source files when they were imported
+
+
+#: ids this module imported (entry points, ``module:factory``); re-imported when their files change
+_PLUGINS: dict[str, _Loaded] = {}
+#: other user-registered ids: the hash of their code when first keyed in this process
+_SEEN: dict[str, str] = {}
+
+
+def _hash_of(factory: Any) -> str:
+    files = [f for f in source_files(factory) if not _is_own(f)]
+    return files_hash(files) if files else ""
+
+
+def _load(target: str, where: str) -> _Loaded:
+    factory = _factory(target, where)
+    return _Loaded(target, factory, _hash_of(factory))
+
+
+def _proxy(model_id: str) -> Any:
+    """The registry entry of a plugin id: it builds with the plugin's current factory (see :func:`_refresh`)."""
+
+    def build(**kwargs: Any) -> Any:
+        return _PLUGINS[model_id].factory(**kwargs)
+
+    build.__qualname__ = build.__name__ = f"plugin[{model_id}]"
+    return build
+
+
+def _refresh(model_id: str, where: str) -> None:
+    """Re-import a plugin whose files changed since it was imported (a notebook user editing the model), so
+    the code that runs is the code the cache keys hash."""
+    loaded = _PLUGINS[model_id]
+    if _hash_of(loaded.factory) == loaded.code:
+        return
+    top = loaded.target.partition(":")[0].partition(".")[0]
+    for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    _PLUGINS[model_id] = _load(loaded.target, where)
+
+
 def resolve(model_id: str, *, where: str = "model") -> Any:
     """The constructor of ``model_id``: registered, else an entry point, else a ``module:factory``
     target; the latter two are registered under ``model_id`` on first use."""
+    if model_id in _PLUGINS:
+        _refresh(model_id, where)
+        return _PLUGINS[model_id].factory
     if model_id in MODELS:
         return MODELS.get(model_id)
     ep = _entry_point(model_id)
-    if ep is not None:
-        return MODELS.add(model_id, _factory(ep.value, f"{where} (entry point {ENTRY_POINT_GROUP}:{model_id})"))
-    if ":" in model_id:
-        return MODELS.add(model_id, _factory(model_id, where))
-    return MODELS.get(model_id)  # raises, listing the known ids
+    target = ep.value if ep is not None else (model_id if ":" in model_id else None)
+    if target is None:
+        return MODELS.get(model_id)  # raises, listing the known ids
+    label = f"{where} (entry point {ENTRY_POINT_GROUP}:{model_id})" if ep is not None else where
+    _PLUGINS[model_id] = _load(target, label)
+    MODELS.add(model_id, _proxy(model_id))
+    return _PLUGINS[model_id].factory
 
 
 def _is_own(path: Path) -> bool:
@@ -123,9 +177,19 @@ def files_hash(files: Iterable[Path]) -> str:
 
 
 def model_code_hash(model_id: str) -> str:
-    """Hash of the user code behind ``model_id``; ``""`` for models of this repository."""
-    files = [f for f in source_files(resolve(model_id)) if not _is_own(f)]
-    return files_hash(files) if files else ""
+    """Hash of the user code behind ``model_id``; ``""`` for models of this repository.
+
+    A model the user registered directly (``MODELS.add``) cannot be re-imported here: if its files change
+    after it was first keyed in this process, this raises rather than key new code with old results."""
+    ctor = resolve(model_id)
+    if model_id in _PLUGINS:
+        return _PLUGINS[model_id].code
+    code = _hash_of(ctor)
+    if _SEEN.setdefault(model_id, code) != code:
+        raise ConfigError(f"model {model_id!r}: its source files changed after it was registered in this process, "
+                          "so the code that would run is not the code on disk; restart the process, or name it as "
+                          "module:factory or an entry point (those are re-imported when their files change)")
+    return code
 
 
 def models_code_hash(model_ids: Iterable[str]) -> dict[str, str]:

@@ -1,14 +1,17 @@
 """The user's code is part of the cell key and the training key: a changed ``forward`` is never reused."""
 
+import importlib
 import os
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from _plugin_helpers import REPO, write_spec
 
 from workbench.config import from_mapping
 from workbench.context import RunContext
+from workbench.errors import ConfigError
 from workbench.pipeline.restoration import RestorationCell, train_dir
 from workbench.pipeline.runner import run_pipeline
 from workbench.pipeline.spec import load_recipes, resolve_train
@@ -100,3 +103,13 @@ def test_every_module_of_a_plugin_package_is_hashed(tmp_path, monkeypatch):
     finally:
         for name in [m for m in sys.modules if m.startswith("userpkg_hash")]:
             sys.modules.pop(name)
+
+
+def test_edited_in_process_a_driver_registered_model_is_refused(user_module):
+    """A model registered by hand cannot be re-imported: keying it after an edit would mix code versions."""
+    model_id = f"byhand-{user_module.name}"
+    MODELS.add(model_id, importlib.import_module(user_module.name).Net)
+    assert model_code_hash(model_id)
+    user_module.write(gain=3.0)
+    with pytest.raises(ConfigError, match="restart the process"):
+        model_code_hash(model_id)
