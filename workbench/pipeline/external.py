@@ -4,7 +4,8 @@ The model is evaluated by a ``restoration`` cell without training, whose ``evalu
 own (the first restoration cell of ``pipelines/<table>.yaml`` for that profile, with ``overrides`` merged
 over it and recorded), so it is cached like any cell (checkpoint checksum and plugin code in the key).
 The published version ``results/<table>/<profile>/vNNNN`` holds this model's rows, the workbench's own rows
-of the latest published version of that table and profile (column ``row_source`` says which version), and
+of the latest published version of that table and profile (column ``row_source`` says which version; rows
+of the evaluated method's name are left out, so a method named after a paper row replaces the workbench's), and
 the comparison with the paper's reported numbers. ``save_frames`` writes the restored frames as 8-bit PNG:
 ``<dir>/sigma<σ>/<sequence>/<t:05d>.png``.
 """
