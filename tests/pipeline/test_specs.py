@@ -74,6 +74,8 @@ def test_recipes_are_complete_and_valid() -> None:
     assert {"smoke", "full"} <= set(recipes)
     assert all("recipe" not in body for body in recipes.values())  # one level of reference
     assert recipes["full"]["steps"] == 300000 and recipes["full"]["motion"]["init"] == "data-root"
+    # the SPyNet made here does not survive fine-tuning: the CPU recipe keeps it fixed for the whole run
+    assert recipes["smoke"]["motion"] == {"init": "embedded-pretrained", "lr_mult": 0.125, "frozen_until": 1.0}
 
 
 def test_set_train_steps_reaches_every_trained_row_and_scales_its_schedule() -> None:

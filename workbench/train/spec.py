@@ -44,7 +44,7 @@ class MotionSpec:
     BasicSR/MMagic SPyNet checkpoint under the data root, see :mod:`workbench.train.motion`; full profile).
     ``lr_mult`` scales the learning rate of its parameters and ``frozen_until`` (a fraction of ``steps``)
     keeps them fixed at the start: BasicVSR's recipe (flow lr × 0.125, flow fixed for the first 5000 of
-    300k iterations)."""
+    300k iterations); ``frozen_until: 1`` keeps them fixed for the whole run."""
 
     init: MotionInit = "none"
     lr_mult: float = 1.0
@@ -117,8 +117,9 @@ class TrainSpec:
                 if not math.isfinite(w) or w < 0:
                     raise ConfigError(f"aux_stages weights.{name}: must be finite and ≥ 0, got {w}")
         _positive("motion.lr_mult", self.motion.lr_mult)
-        if not 0.0 <= self.motion.frozen_until < 1.0:
-            raise ConfigError(f"motion.frozen_until: a fraction of steps in [0, 1), got {self.motion.frozen_until}")
+        if not 0.0 <= self.motion.frozen_until <= 1.0:
+            raise ConfigError(f"motion.frozen_until: a fraction of steps in [0, 1] (1 = never trained), "
+                              f"got {self.motion.frozen_until}")
 
     def at_fraction(self, fraction: float) -> int:
         """The 0-based step where a schedule boundary at ``fraction`` of the run falls."""
