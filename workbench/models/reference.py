@@ -3,7 +3,7 @@
 ``NoisyInput`` returns the degraded frame unchanged: its PSNR is the score of doing nothing, the floor
 every restoration model must beat (a smoke run whose model does not beat it has not learned yet).
 ``scores_unclamped``: its ``psnr_db`` is PSNR-noisy as the official FastDVDNet test script reports it (the
-noisy frame unclamped, +0.73 dB over the clamped figure on real Set8 at σ = 30); the evaluation adds the
+noisy frame unclamped; the two figures differ by 0.73 dB on real Set8 at σ = 30); the evaluation adds the
 clamped figure as ``psnr_clamped_db`` (:func:`workbench.evaluate.restoration.protocol_for`).
 """
 

@@ -130,6 +130,26 @@ def _with_sequences(overrides: dict[str, Any] | None, sequences: list[str] | Non
     return out
 
 
+def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], inputs: dict[str, dict[str, str]],
+               *, data_root: Path | None, device: str
+               ) -> tuple[list[pd.DataFrame], list[dict[str, Any]], list[str], list[str]]:
+    """Run or reuse every cell, in order: ``(row frames, cell metas, names run, names reused)``."""
+    frames: list[pd.DataFrame] = []
+    metas: list[dict[str, Any]] = []
+    ran: list[str] = []
+    reused: list[str] = []
+    bar = tqdm(cells, desc=f"{spec_id}/{profile}", unit="cell", disable=not progress_wanted())
+    for name, kind_id, params in bar:
+        bar.set_postfix_str(name)
+        frame, meta, was_reused = run_cell(spec_id, profile, name, kind_id, params, data_root=data_root,
+                                           device=device, inputs=inputs[name])
+        frames.append(frame)
+        metas.append({**meta, "reused": was_reused})
+        (reused if was_reused else ran).append(name)
+    bar.close()
+    return frames, metas, ran, reused
+
+
 def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
                  overrides: dict[str, Any] | None = None, notebook: bool = True,
                  results_root: Path | None = None, sequences: list[str] | None = None) -> RunSummary:
@@ -146,19 +166,10 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     rep = reported.reported_for(tables)  # read before any work: a broken table stops the run here
     inputs = {name: cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
               for name, kind_id, params in cells}
-    frames: list[pd.DataFrame] = []
-    metas: list[dict[str, Any]] = []
-    ran: list[str] = []
-    reused: list[str] = []
-    bar = tqdm(cells, desc=f"{spec.id}/{profile}", unit="cell", disable=not progress_wanted())
-    for name, kind_id, params in bar:
-        bar.set_postfix_str(name)
-        frame, meta, was_reused = run_cell(spec.id, profile, name, kind_id, params, data_root=data_root,
-                                           device=device, inputs=inputs[name])
-        frames.append(frame)
-        metas.append({**meta, "reused": was_reused})
-        (reused if was_reused else ran).append(name)
-    bar.close()
+    # a read-only or missing results root stops the run here, before any cell trains (the real staging
+    # folder is made after the cells, so a run of days never holds one that `store gc` could take as stale)
+    versions.discard_staging(versions.new_staging(spec.id, profile, results_root))
+    frames, metas, ran, reused = _run_cells(spec.id, profile, cells, inputs, data_root=data_root, device=device)
     measured = pd.concat(frames, ignore_index=True)
     measured = measured.apply(lambda col: col.map(provenance.portable) if col.dtype == object else col)
     measured.insert(0, "profile", profile)
