@@ -16,7 +16,7 @@ profiles:
     defaults:
       kind: restoration
       train: {{steps: 2, batch_size: 1, patch_size: 32, log_every: 1, checkpoint_every: 1}}
-      evaluate: {{dataset: embedded-test, sigmas: [20], max_frames: 3, max_sequences: 1}}
+      evaluate: {{dataset: embedded-test, sigmas: [20], max_frames: 5, max_sequences: 1}}
     cells:
       - {{name: fastdvdnet, method: fastdvdnet, model: fastdvdnet}}
 """
