@@ -1,17 +1,21 @@
 """``workbench`` command line. Each sub-command parses its arguments and calls one library function.
 
-Errors the user can fix (:class:`~workbench.errors.WorkbenchError`) print one line ``error: …`` and
-exit with status 2; nothing partial is left in ``results/``.
+Errors the user can fix (:class:`~workbench.errors.WorkbenchError`) and OS errors (disk full, permission
+denied, a missing file) print one line ``error: …`` and exit with status 2; nothing partial is left in
+``results/``. ``--debug`` shows the traceback instead. The global options (``--data-root``, ``--debug``,
+``-q``, ``-v``) may be given before or after the sub-command.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 
 REPRODUCE_ORDER = ["table1", "table5", "table6", "table7", "table8", "complexity", "fig2"]
 
@@ -22,10 +26,20 @@ def _overrides(items: list[str] | None) -> dict[str, Any]:
     return apply_overrides({}, items or [])
 
 
+def _names(value: str | None) -> list[str] | None:
+    """``"a,b"`` → ``["a", "b"]`` (``None`` when not given)."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise ConfigError(f"--sequences {value!r}: give comma-separated sequence names, e.g. hypersmooth,rafting")
+    return names
+
+
 def cmd_data_check(a: argparse.Namespace) -> int:
     from workbench.data.catalog import check_dataset  # lazy: keeps `workbench --help` fast
 
-    problems = check_dataset(a.name, Path(a.root) if a.root else None, deep=a.deep)
+    problems = check_dataset(a.name, Path(a.data_root) if a.data_root else None, deep=a.deep)
     for p in problems:
         print(p)
     if not problems:
@@ -53,7 +67,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     from workbench.pipeline.runner import run_pipeline  # lazy: keeps `workbench --help` fast
 
     s = run_pipeline(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
-                     overrides=_overrides(a.set), notebook=not a.no_notebook)
+                     overrides=_overrides(a.set), notebook=not a.no_notebook, sequences=_names(a.sequences))
     print(f"{s.spec_id}/{s.profile}: {s.version_dir} (ran {len(s.cells_run)}, reused {len(s.cells_reused)}, "
           f"{s.seconds:.0f} s)")
     return 0
@@ -70,7 +84,8 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     from workbench.reproduce import reproduce  # lazy: keeps `workbench --help` fast
 
     specs = a.only.split(",") if a.only else REPRODUCE_ORDER
-    reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device)
+    reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
+              sequences=_names(a.sequences))
     return 0
 
 
@@ -202,140 +217,265 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
-def add_eval_parser(sub: Any) -> None:
-    e = sub.add_parser("eval", help="evaluate one model (zoo id or plugin) with a checkpoint under a table's "
-                       "protocol; publishes a version beside the workbench's rows and the paper's")
+def add_eval_parser(sub: Any, parser: Any) -> None:
+    e = parser(sub, "eval", "evaluate one model (zoo id or plugin) with a checkpoint under a table's "
+               "protocol; publishes a version beside the workbench's rows and the paper's")
     e.add_argument("model", help="model id: a zoo id, an entry-point id or module:factory")
     e.add_argument("--checkpoint", default=None, help="weights file (none: the model's initial weights)")
-    e.add_argument("--format", default="plain", choices=["plain", "basicsr", "mmagic", "fastdvdnet"])
+    e.add_argument("--format", default="plain", choices=["plain", "basicsr", "mmagic", "fastdvdnet"],
+                   help="checkpoint layout, read by the matching importer")
     e.add_argument("--table", default="table1", help="the table whose protocol and reported numbers apply")
-    e.add_argument("--profile", default="smoke")
+    e.add_argument("--profile", default="smoke", help="profile of the table's spec (smoke, full)")
     e.add_argument("--method", default=None, help="method name in the results (default: the model id)")
     e.add_argument("--model-arg", action="append", help="constructor argument key=value (YAML value)")
     e.add_argument("--set", action="append", help="evaluate.key=value override of the protocol (recorded)")
     e.add_argument("--save-frames", default=None, metavar="DIR", help="write the restored frames (8-bit PNG)")
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--no-notebook", action="store_true")
+    e.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    e.add_argument("--no-notebook", action="store_true", help="publish without running the notebook")
     add_plugin_option(e)
     e.set_defaults(func=cmd_eval)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description=__doc__)
-    p.add_argument("--data-root", default=None, help="dataset root (default $WORKBENCH_DATA or <repo>/data)")
-    sub = p.add_subparsers(dest="command", required=True)
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults and choices in every option's help; descriptions keep their line breaks."""
 
-    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
-    c = data.add_parser("check", help="check a dataset's layout; one line per problem")
-    c.add_argument("name")
-    c.add_argument("--root", default=None)
+
+def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
+    """The options every (sub-)command accepts. The top parser holds the real defaults; the sub-commands
+    use ``argparse.SUPPRESS`` so that a value given before the sub-command is not reset after it."""
+    def d(value: Any) -> Any:
+        return value if default is None else default
+
+    p.add_argument("--data-root", default=d(None), metavar="PATH",
+                   help="dataset root (else $WORKBENCH_DATA, else <repo>/data)")
+    p.add_argument("--debug", action="store_true", default=d(False),
+                   help="show the full traceback of an error instead of one line")
+    p.add_argument("-q", "--quiet", action="count", default=d(0), help="fewer messages (no progress bars)")
+    p.add_argument("-v", "--verbose", action="count", default=d(0), help="more messages")
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kw: Any) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, help="print the version and git commit, then exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(version_line())
+        parser.exit()
+
+
+def version_line() -> str:
+    """``workbench 0.1.0 (ncfl-workbench, git 0123456789ab[+dirty])``."""
+    import importlib.metadata  # lazy: only --version needs it
+
+    from workbench.paths import REPO_ROOT  # lazy: keeps `workbench --help` fast
+    from workbench.provenance import git_info  # lazy: imports torch; only --version needs it
+
+    try:
+        version = importlib.metadata.version("ncfl-workbench")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without `pip install`
+        import tomllib  # lazy: only the checkout fallback of --version needs it
+
+        version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    g = git_info()
+    commit = str(g["git_commit"])[:12] + ("+dirty" if g["git_dirty"] else "")
+    return f"workbench {version} (ncfl-workbench, git {commit})"
+
+
+DEVICE_HELP = "torch device: cpu, cuda, cuda:N (checked before any work)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description=__doc__, formatter_class=_Formatter)
+    _global_options(p, None)
+    p.add_argument("--version", action=_VersionAction)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def parser(group: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, help=help_text, description=help_text, parents=[common],  # type: ignore[no-any-return]
+                                formatter_class=_Formatter)
+
+    def device(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--device", default="cpu", help=DEVICE_HELP)
+
+    data = parser(sub, "data", "datasets").add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    c = parser(data, "check", "check a dataset's layout; one line per problem")
+    c.add_argument("name", help="dataset id: set8, davis2017-train, embedded-train, embedded-test")
+    c.add_argument("--root", dest="data_root", default=argparse.SUPPRESS, metavar="PATH",
+                   help="alias of --data-root")
     c.add_argument("--deep", action="store_true", help="also decode every frame")
     c.set_defaults(func=cmd_data_check)
-    b = data.add_parser("build-embedded", help="build the embedded mini datasets into the cache")
+    b = parser(data, "build-embedded", "build the embedded mini datasets into the cache")
     b.set_defaults(func=cmd_data_build)
 
-    t = sub.add_parser("train", help="train one model from a YAML config")
-    t.add_argument("--config", required=True)
-    t.add_argument("--set", action="append", help="override key.sub=value (YAML value)")
-    t.add_argument("--out", default=None)
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--device", default="cpu")
+    t = parser(sub, "train", "train one model from a YAML config")
+    t.add_argument("--config", required=True, metavar="YAML", help="training config (unknown keys are errors)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override key.sub=value (YAML value)")
+    t.add_argument("--out", default=None, metavar="DIR", help="run folder (default: under the runs root)")
+    t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    device(t)
     add_plugin_option(t)
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("run", help="run one pipeline spec (pipelines/<spec>.yaml)")
-    r.add_argument("spec")
-    r.add_argument("--profile", default="smoke")
-    r.add_argument("--set", action="append", help="override a cell key for every cell, key.sub=value")
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--no-notebook", action="store_true")
+    r = parser(sub, "run", "run one pipeline spec (pipelines/<spec>.yaml) and publish a results version")
+    r.add_argument("spec", help="spec id (table1, …) or a path to a spec YAML")
+    r.add_argument("--profile", default="smoke", help="profile of the spec (smoke, full, …)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a cell key for every cell, key.sub=value")
+    r.add_argument("--sequences", default=None, metavar="A,B",
+                   help="evaluate only these sequences (e.g. the GoPro part of Set8); rows are marked as a subset")
+    device(r)
+    r.add_argument("--no-notebook", action="store_true", help="publish without running the notebook")
     add_plugin_option(r)
     r.set_defaults(func=cmd_run)
-    add_eval_parser(sub)
+    add_eval_parser(sub, parser)
 
-    n = sub.add_parser("notebook", help="re-run a notebook on a published version's data; publishes a new version "
-                       "(the given one is never modified)")
-    n.add_argument("id")
-    n.add_argument("--version-dir", required=True, help="a published version, results/<table>/<profile>/vNNNN")
-    n.add_argument("-p", "--param", action="append", help="notebook parameter key=value")
+    n = parser(sub, "notebook", "re-run a notebook on a published version's data; publishes a new version "
+               "(the given one is never modified)")
+    n.add_argument("id", help="notebook id (notebooks/<id>.ipynb)")
+    n.add_argument("--version-dir", required=True, metavar="DIR",
+                   help="a published version, results/<table>/<profile>/vNNNN")
+    n.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter key=value")
     n.set_defaults(func=cmd_notebook)
 
-    rp = sub.add_parser("reproduce", help="run every pipeline and notebook (the main job)")
-    rp.add_argument("--profile", default="smoke", choices=["smoke", "full"])
-    rp.add_argument("--only", default=None, help="comma-separated spec ids")
-    rp.add_argument("--device", default="cpu")
+    rp = parser(sub, "reproduce", "run every pipeline and notebook (the main job)")
+    rp.add_argument("--profile", default="smoke", choices=["smoke", "full"], help="profile of every spec")
+    rp.add_argument("--only", default=None, metavar="IDS", help="comma-separated spec ids (default: all)")
+    rp.add_argument("--sequences", default=None, metavar="A,B",
+                    help="evaluate only these sequences in the specs that evaluate sequences")
+    device(rp)
     rp.set_defaults(func=cmd_reproduce)
 
-    pt = sub.add_parser("pretrain", help="networks pretrained here").add_subparsers(
-        dest="pretrain_command", required=True)
-    ps = pt.add_parser("spynet", help="SPyNet on embedded synthetic motion (cached): held-out EPE vs zero flow")
-    ps.add_argument("--device", default="cpu")
+    pt = parser(sub, "pretrain", "networks pretrained here").add_subparsers(
+        dest="pretrain_command", required=True, metavar="NETWORK")
+    ps = parser(pt, "spynet", "SPyNet on embedded synthetic motion (cached): held-out EPE vs zero flow")
+    device(ps)
     ps.add_argument("--force", action="store_true", help="train again even if cached")
     ps.set_defaults(func=cmd_pretrain_spynet)
 
-    res = sub.add_parser("results", help="results store").add_subparsers(dest="results_command", required=True)
-    rl = res.add_parser("list", help="list every results version with what tells them apart (commit, kind, "
-                        "overrides, note)")
+    res = parser(sub, "results", "results store").add_subparsers(dest="results_command", required=True,
+                                                                  metavar="ACTION")
+    rl = parser(res, "list", "list every results version with what tells them apart (commit, kind, "
+                "overrides, note)")
     rl.set_defaults(func=cmd_results_list)
 
-    au = sub.add_parser("audit", help="audits").add_subparsers(dest="audit_command", required=True)
-    ac = au.add_parser("complexity", help="MACs/FLOPs per output frame (paper and full conventions), params, runtime")
-    ac.add_argument("--models", default=ZOO_MODELS)
+    au = parser(sub, "audit", "audits").add_subparsers(dest="audit_command", required=True, metavar="AUDIT")
+    ac = parser(au, "complexity", "MACs/FLOPs per output frame (paper and full conventions), params, runtime")
+    ac.add_argument("--models", default=ZOO_MODELS, help="comma-separated zoo model ids")
     ac.add_argument("--resolution", default="960x540", help="WxH of one output frame")
-    ac.add_argument("--runtime", action="store_true")
-    ac.add_argument("--runtime-resolution", default=None)
-    ac.add_argument("--repeats", type=int, default=3)
-    ac.add_argument("--device", default="cpu")
-    ac.add_argument("--out", default=None, help="write the long-format rows to this CSV (atomically)")
+    ac.add_argument("--runtime", action="store_true", help="also time each model")
+    ac.add_argument("--runtime-resolution", default=None, help="WxH for the runtime (default: --resolution)")
+    ac.add_argument("--repeats", type=int, default=3, help="timed runs per model")
+    device(ac)
+    ac.add_argument("--out", default=None, metavar="CSV", help="write the long-format rows to this CSV (atomically)")
     ac.set_defaults(func=cmd_audit_complexity)
 
-    be = sub.add_parser("bench", help="benchmarks (ratios measured in one run)").add_subparsers(
-        dest="bench_command", required=True)
-    br = be.add_parser("runtime", help="ms/frame and ratio to FastDVDNet, one run")
-    br.add_argument("--models", default=ZOO_MODELS)
-    br.add_argument("--resolution", default="960x540")
-    br.add_argument("--device", default="cpu")
-    br.add_argument("--warmup", type=int, default=1)
-    br.add_argument("--repeats", type=int, default=5)
+    be = parser(sub, "bench", "benchmarks (ratios measured in one run)").add_subparsers(
+        dest="bench_command", required=True, metavar="BENCH")
+    br = parser(be, "runtime", "ms/frame and ratio to FastDVDNet, one run")
+    br.add_argument("--models", default=ZOO_MODELS, help="comma-separated zoo model ids")
+    br.add_argument("--resolution", default="960x540", help="WxH of one output frame")
+    device(br)
+    br.add_argument("--warmup", type=int, default=1, help="untimed runs per model")
+    br.add_argument("--repeats", type=int, default=5, help="timed runs per model")
     br.set_defaults(func=cmd_bench_runtime)
-    bf = be.add_parser("efficiency", help="GFLOPs vs the paper, ms/frame, achieved GFLOP/s vs matmul, one run")
-    bf.add_argument("--models", default="ncfl-uni,ncfl-bi")
-    bf.add_argument("--runtime-resolution", default="480x272")
-    bf.add_argument("--repeats", type=int, default=3)
-    bf.add_argument("--device", default="cpu")
+    bf = parser(be, "efficiency", "GFLOPs vs the paper, ms/frame, achieved GFLOP/s vs matmul, one run")
+    bf.add_argument("--models", default="ncfl-uni,ncfl-bi", help="comma-separated zoo model ids")
+    bf.add_argument("--runtime-resolution", default="480x272", help="WxH for the runtime")
+    bf.add_argument("--repeats", type=int, default=3, help="timed runs per model")
+    device(bf)
     bf.set_defaults(func=cmd_bench_efficiency)
-    bm = be.add_parser("memory", help="peak memory when streaming sequences of two lengths")
-    bm.add_argument("--models", default=ZOO_MODELS)
-    bm.add_argument("--lengths", default="8,32")
-    bm.add_argument("--resolution", default="960x540")
-    bm.add_argument("--device", default="cpu")
+    bm = parser(be, "memory", "peak memory when streaming sequences of two lengths")
+    bm.add_argument("--models", default=ZOO_MODELS, help="comma-separated zoo model ids")
+    bm.add_argument("--lengths", default="8,32", help="comma-separated sequence lengths (frames)")
+    bm.add_argument("--resolution", default="960x540", help="WxH of one frame")
+    device(bm)
     bm.set_defaults(func=cmd_bench_memory)
-    bd = be.add_parser("deform", help="plain deformable conv ÷ regular conv of the same shape, forward and "
-                                      "forward+backward, one run")
+    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward and "
+                "forward+backward, one run")
     bd.add_argument("--shape", default=None, help="NxCxHxW of the input (overrides the four options below)")
-    bd.add_argument("--batch", type=int, default=1)
+    bd.add_argument("--batch", type=int, default=1, help="batch size N")
     bd.add_argument("--channels", type=int, default=64, help="input = output channels")
-    bd.add_argument("--height", type=int, default=136)
-    bd.add_argument("--width", type=int, default=240)
+    bd.add_argument("--height", type=int, default=136, help="input height")
+    bd.add_argument("--width", type=int, default=240, help="input width")
     bd.add_argument("--groups", type=int, default=16, help="deformable groups")
-    bd.add_argument("--warmup", type=int, default=2)
-    bd.add_argument("--repeats", type=int, default=7)
-    bd.add_argument("--device", default="cpu")
+    bd.add_argument("--warmup", type=int, default=2, help="untimed runs")
+    bd.add_argument("--repeats", type=int, default=7, help="timed runs")
+    device(bd)
     bd.set_defaults(func=cmd_bench_deform)
     return p
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine or torch build cannot use, before any work starts."""
+    import torch  # lazy: keeps `workbench --help` fast
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r}: not a torch device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+            raise ConfigError(f"--device {device}: {why} (torch {torch.__version__}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif dev.type not in ("cpu", "meta"):
+        raise ConfigError(f"--device {device!r}: unsupported device type {dev.type!r}; use cpu or cuda")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the *current* ``sys.stderr`` (test capture and redirection swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def configure_logging(quiet: int, verbose: int) -> None:
+    """``workbench`` logger at INFO (default), WARNING (``-q``) or DEBUG (``-v``), one line per message."""
+    logger = logging.getLogger("workbench")
+    for h in list(logger.handlers):
+        if isinstance(h, _StderrHandler):
+            logger.removeHandler(h)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet > verbose else logging.DEBUG if verbose > quiet else logging.INFO)
+    logger.propagate = False
+
+
+def _os_error_line(exc: OSError) -> str:
+    path = exc.filename or getattr(exc, "filename2", None)
+    what = exc.strerror or type(exc).__name__
+    return f"{path}: {what}" if path else f"{what} ({exc})"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
+    configure_logging(a.quiet, a.verbose)
     try:
+        if hasattr(a, "device"):
+            check_device(a.device)
         return int(a.func(a))
-    except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except (WorkbenchError, OSError) as exc:
+        if a.debug:
+            traceback.print_exc()
+        line = str(exc) if isinstance(exc, WorkbenchError) else _os_error_line(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug, not a bad input: one line unless --debug
+        if a.debug:
+            traceback.print_exc()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: internal error {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 ``collect()`` returns a JSON-ready dict: git commit and dirty flag, a hash of the source tree
 (``workbench/`` and ``baselines/``), Python and package versions, ffmpeg and x265 versions (or why they
 are unavailable), device (CPU model, threads, CUDA device when used) and the UTC time.
+
+:func:`portable` rewrites the paths of this machine in anything recorded with results (manifests, rows,
+commands) as placeholders: ``<repo>``, ``<runs>``, ``<results>``, ``<cache>``, ``~`` (home), so a version
+carries no absolute path of the machine that made it.
 """
 
 from __future__ import annotations
@@ -11,13 +15,17 @@ import datetime as _dt
 import functools
 import hashlib
 import importlib.metadata
+import os
 import platform
+import re
 import subprocess
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from workbench.ffmpeg import ffmpeg_version, x265_version
-from workbench.paths import REPO_ROOT
+from workbench.paths import REPO_ROOT, cache_root, results_root, runs_root
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "pandas", "matplotlib", "papermill", "imageio-ffmpeg",
             "ffmpeg-python", "fvcore", "constriction", "scikit-learn", "PyYAML")
@@ -88,3 +96,31 @@ def collect(device: str = "cpu") -> dict[str, object]:
         "device": device_info(device),
         "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _prefixes() -> list[tuple[str, str]]:
+    pairs = [(runs_root(), "<runs>"), (results_root(), "<results>"), (cache_root(), "<cache>"),
+             (REPO_ROOT, "<repo>"), (Path.home(), "~")]
+    out = [(str(p), tag) for p, tag in pairs if str(p) not in ("", os.sep)]
+    return sorted(out, key=lambda pt: len(pt[0]), reverse=True)  # the most specific prefix wins
+
+
+def portable(obj: Any) -> Any:
+    """``obj`` (str, list, dict, nested) with this machine's paths replaced by placeholders."""
+    prefixes = _prefixes()
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str):
+            for prefix, tag in prefixes:
+                if prefix in value:  # a whole path component only: /home/ann never matches /home/anna
+                    value = re.sub(re.escape(prefix) + r"(?=[/\\\s'\",;:)\]]|$)", tag, value)
+            return value
+        if isinstance(value, Path):
+            return fix(str(value))
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [fix(v) for v in value]
+        return value
+
+    return fix(obj)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.pipeline.runner import RunSummary, run_pipeline
+from workbench.pipeline.runner import RunSummary, run_pipeline, takes_sequences
 
 
 def _short_table(version_dir: Path, kind: str) -> str:
@@ -29,9 +29,14 @@ def _short_table(version_dir: Path, kind: str) -> str:
     return "\n".join("    " + line for line in text.splitlines()) + more
 
 
-def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device: str) -> list[RunSummary]:
+def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device: str,
+              sequences: list[str] | None = None) -> list[RunSummary]:
+    """Run ``specs`` in order; ``sequences`` limits the evaluation of the specs that evaluate sequences
+    (the others run whole)."""
     t0 = time.time()
-    summaries = [run_pipeline(s, profile, data_root=data_root, device=device) for s in specs]
+    summaries = [run_pipeline(s, profile, data_root=data_root, device=device,
+                              sequences=sequences if sequences and takes_sequences(s, profile) else None)
+                 for s in specs]
     print(f"\nncfl-workbench reproduce — profile {profile!r}, {time.time() - t0:.0f} s")
     for s in summaries:
         manifest = json.loads((s.version_dir / "manifest.json").read_text())

@@ -53,3 +53,27 @@ def test_uint8_rounding_and_crop_change_values():
     base = frame_metrics(clean, test)["psnr_db"]
     assert frame_metrics(clean, test, Protocol(rounding="uint8"))["psnr_db"] != base
     assert frame_metrics(clean, test, Protocol(crop_border=3))["psnr_db"] != base
+
+
+def test_noisy_input_floor_is_scored_unclamped_with_the_clamped_figure_beside_it():
+    """FastDVDNet's test script reports PSNR-noisy on the unclamped noisy frame; the clamped PSNR is the
+    second metric ``psnr_clamped_db`` (closed form: an error of 0.5 on a clean 0.8 frame clamps to 0.2)."""
+    from workbench.evaluate.restoration import EvalSpec, evaluate_model, protocol_for
+    from workbench.models.reference import NoisyInput
+
+    clean = np.full((16, 16, 3), 0.8, np.float32)
+    noisy = clean + 0.5
+    m = frame_metrics(clean, noisy, Protocol(clip_output=False, also_clamped=True))
+    assert m["psnr_db"] == pytest.approx(10 * math.log10(1 / 0.25))
+    assert m["psnr_clamped_db"] == pytest.approx(10 * math.log10(1 / 0.04))
+    p = protocol_for(NoisyInput(), EvalSpec())
+    assert p.card()["protocol_clip_output"] is False and p.card()["protocol_also_clamped"] is True
+
+    from workbench.data.sequence import ArraySequence
+
+    seq = ArraySequence("flat", np.repeat(clean[None], 2, axis=0))
+    rows = evaluate_model(NoisyInput(), [seq], dataset="t", spec=EvalSpec(sigmas=[30.0], max_frames=None),
+                          device="cpu")
+    by = {r["metric"]: r["value"] for r in rows if r["level"] == "dataset"}
+    assert by["psnr_clamped_db"] > by["psnr_db"]  # clamping the noise towards [0, 1] only removes error
+    assert {r["subset"] for r in rows} == {"all"}

@@ -25,11 +25,15 @@ class DatasetEntry:
     """How to open and check one named dataset.
 
     ``open(root, max_frames)`` returns its sequences, ``check(root, deep)`` its layout problems (one line
-    each); ``root`` is the resolved data root; ``default_max_frames`` is the protocol's cut (Set8: 85)."""
+    each); ``root`` is the resolved data root; ``default_max_frames`` is the protocol's cut (Set8: 85).
+    ``names`` are its sequence names when fixed (Set8) and ``open_part(root, max_frames, names)`` opens a
+    part of it without requiring the rest on disk; other sets are opened whole and filtered."""
 
     open: Callable[[Path, int | None], list[Sequence]]
     check: Callable[[Path, bool], list[str]]
     default_max_frames: int | None = None
+    names: tuple[str, ...] = ()
+    open_part: Callable[[Path, int | None, tuple[str, ...]], list[Sequence]] | None = None
 
 
 #: dataset name → :class:`DatasetEntry`
@@ -46,7 +50,9 @@ def _embedded_entry(name: str) -> DatasetEntry:
 
 DATASETS.add("set8", DatasetEntry(open=lambda root, n: set8.open_set8(root, max_frames=n),
                                   check=lambda root, deep: set8.check_set8(root, deep=deep),
-                                  default_max_frames=set8.MAX_FRAMES))
+                                  default_max_frames=set8.MAX_FRAMES, names=set8.SEQUENCES,
+                                  open_part=lambda root, n, names: set8.open_set8(root, max_frames=n,
+                                                                                  sequences=names)))
 DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_davis(root, max_frames=n),
                                              check=lambda root, deep: davis.check_davis(root, deep=deep)))
 for _split in embedded.SPLITS:
@@ -67,17 +73,38 @@ def _entry(name: str) -> DatasetEntry:
 
 
 def open_dataset(name: str, *, root: Path | None = None, max_frames: int | None = None,
-                 max_sequences: int | None = None) -> list[Sequence]:
+                 max_sequences: int | None = None, sequences: list[str] | None = None) -> list[Sequence]:
     """The sequences of dataset ``name``; ``max_frames`` overrides the default cut (Set8: 85);
-    ``max_sequences`` keeps the first sequences only (in the dataset's order).
+    ``sequences`` keeps the named ones (in the dataset's order; the others need not be on disk for Set8);
+    ``max_sequences`` then keeps the first sequences only.
 
-    Raises :class:`~workbench.errors.ConfigError` for an unknown name and
+    Raises :class:`~workbench.errors.ConfigError` for an unknown dataset or sequence name and
     :class:`~workbench.errors.DatasetError` (first layout problem) for a missing or mis-laid dataset.
     """
     entry = _entry(name)
     limit = max_frames if max_frames is not None else entry.default_max_frames
-    seqs = entry.open(data_root(root), limit)
+    if sequences and entry.names and entry.open_part is not None:
+        _check_names(name, sequences, entry.names)
+        seqs = entry.open_part(data_root(root), limit, tuple(sequences))
+    else:
+        seqs = entry.open(data_root(root), limit)
+        if sequences:
+            _check_names(name, sequences, tuple(s.name for s in seqs))
+            seqs = [s for s in seqs if s.name in sequences]
     return seqs[:max_sequences] if max_sequences else seqs
+
+
+def dataset_size(name: str, *, root: Path | None = None) -> int:
+    """How many sequences the whole dataset ``name`` has (Set8: 8, whether or not all are on disk)."""
+    entry = _entry(name)
+    return len(entry.names) if entry.names else len(entry.open(data_root(root), 1))
+
+
+def _check_names(dataset: str, wanted: list[str], known: tuple[str, ...]) -> None:
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise ConfigError(f"sequences: {', '.join(map(repr, unknown))} not in {dataset}; "
+                          f"its sequences: {', '.join(known)}")
 
 
 def check_dataset(name: str, root: Path | None = None, *, deep: bool = False) -> list[str]:

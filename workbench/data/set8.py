@@ -79,10 +79,11 @@ def _find_sequences(base: Path) -> tuple[dict[str, Path], list[str]]:
     return found, problems
 
 
-def check_set8(root: Path, *, deep: bool = False) -> list[str]:
+def check_set8(root: Path, *, deep: bool = False, sequences: tuple[str, ...] = SEQUENCES) -> list[str]:
     """Problems with the Set8 copy under data root ``root``, one line each (``[]`` if usable).
 
-    ``deep=True`` also decodes every frame to find corrupt files.
+    ``deep=True`` also decodes every frame to find corrupt files; ``sequences`` limits the check to a part
+    of Set8 (a user with the four GoPro sequences only); the others may then be absent.
     """
     base = set8_dir(root)
     if not base.is_dir():
@@ -94,7 +95,7 @@ def check_set8(root: Path, *, deep: bool = False) -> list[str]:
                         "sequence needs its own folder Set8/<seq>/<frames>")
     found, layout = _find_sequences(base)
     problems.extend(layout)
-    for seq in SEQUENCES:
+    for seq in sequences:
         if seq not in found:
             problems.append(f"{base / seq}: Set8 sequence {seq!r} missing; {_OBTAIN}")
             continue
@@ -103,13 +104,16 @@ def check_set8(root: Path, *, deep: bool = False) -> list[str]:
     return problems
 
 
-def open_set8(root: Path, *, max_frames: int | None = MAX_FRAMES) -> list[Sequence]:
-    """The 8 Set8 sequences in FastDVDnet order (Derf's, then GoPro), each cut to ``max_frames``.
+def open_set8(root: Path, *, max_frames: int | None = MAX_FRAMES,
+              sequences: tuple[str, ...] = SEQUENCES) -> list[Sequence]:
+    """The Set8 sequences (all 8, or ``sequences``) in FastDVDnet order (Derf's, then GoPro), each cut to
+    ``max_frames``.
 
-    Raises :class:`DatasetError` with the first problem of :func:`check_set8`.
+    Raises :class:`DatasetError` with the first problem of :func:`check_set8` (for ``sequences``).
     """
-    problems = check_set8(root)
+    problems = check_set8(root, sequences=sequences)
     if problems:
         raise DatasetError(problems[0])
     found, _ = _find_sequences(set8_dir(root))
-    return [FolderSequence(root=found[s], name=s, frames=FRAMES).limit(max_frames) for s in SEQUENCES]
+    return [FolderSequence(root=found[s], name=s, frames=FRAMES).limit(max_frames) for s in SEQUENCES
+            if s in sequences]

@@ -8,7 +8,7 @@ mean per sequence → mean over sequences. Every result row carries the :class:`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -26,6 +26,9 @@ class Protocol:
     clip_output: bool = True
     rounding: Literal["none", "uint8"] = "none"
     ssim: str = "skimage-gaussian11-sigma1.5"
+    #: also report ``psnr_clamped_db`` (output clamped to [0, 1]) beside an unclamped ``psnr_db``: the
+    #: noisy-input floor, whose ``psnr_db`` follows FastDVDNet's test script (PSNR-noisy unclamped)
+    also_clamped: bool = False
 
     def card(self) -> dict[str, object]:
         return {f"protocol_{k}": ("all" if v is None else v) for k, v in asdict(self).items()}
@@ -71,13 +74,15 @@ def ssim(clean: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
 
 
 def frame_metrics(clean: np.ndarray, restored: np.ndarray, protocol: Protocol = Protocol()) -> dict[str, float]:
-    """``{"psnr_db": ..., "ssim": ...}`` for one (H, W, C) frame pair under ``protocol``."""
+    """``{"psnr_db": ..., "ssim": ...}`` for one (H, W, C) frame pair under ``protocol`` (plus
+    ``psnr_clamped_db`` when ``protocol.also_clamped``)."""
     c = _prepare(clean, protocol, is_output=False)
     r = _prepare(restored, protocol, is_output=True)
-    return {
-        "psnr_db": psnr(c, r),
-        "ssim": ssim(c, r),
-    }
+    out = {"psnr_db": psnr(c, r), "ssim": ssim(c, r)}
+    if protocol.also_clamped:
+        clamped = replace(protocol, clip_output=True, also_clamped=False)
+        out["psnr_clamped_db"] = psnr(c, _prepare(restored, clamped, is_output=True))
+    return out
 
 
 def average_frames(per_frame: list[dict[str, float]]) -> dict[str, float]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import torch
 
 from workbench.context import RunContext
+from workbench.errors import ConfigError
 from workbench.evaluate.complexity.audit import (
     complexity_rows,
     count_rows,
@@ -60,6 +61,29 @@ class ComplexityCell:
     #: method id of its ``params_m`` row (dataset ``revide``, setting ``default``), as in the reported table
     dehaze_method: str = "ncfl-uni"
     seed: int = 0
+
+    def validate(self) -> None:
+        """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
+        if not self.models:
+            raise ConfigError("models: an empty list measures nothing; list zoo model ids")
+        for key in ("resolution", "meta_check_resolution", "runtime_resolution"):
+            value = getattr(self, key)
+            if value is not None:
+                w, h = parse_resolution(value)
+                if w < 1 or h < 1:
+                    raise ConfigError(f"{key}: width and height must be at least 1, got {value!r}")
+        if self.channels is not None and self.channels < 1:
+            raise ConfigError(f"channels: must be at least 1 or null, got {self.channels}")
+        for name, m in self.size_multiples.items():
+            if m < 1:
+                raise ConfigError(f"size_multiples.{name}: must be at least 1, got {m}")
+        if self.steady_frames < 2:  # cost(T) - cost(T-1) needs two lengths
+            raise ConfigError(f"steady_frames: must be at least 2, got {self.steady_frames}")
+        for key in ("repeats", "runtime_clip_frames"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if self.runtime_warmup < 0:
+            raise ConfigError(f"runtime_warmup: must be 0 or more, got {self.runtime_warmup}")
 
 
 def _meta_check(name: str, factory: Any, wh: tuple[int, int], spec: InputSpec, seed: int) -> str:

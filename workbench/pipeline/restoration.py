@@ -20,10 +20,10 @@ from workbench.checkpoint import load_weights
 from workbench.checkpoint_formats import CheckpointRef, as_ref, load_checkpoint
 from workbench.config import config_hash, to_mapping
 from workbench.context import RunContext
-from workbench.data.catalog import dataset_checksums, open_dataset
+from workbench.data.catalog import dataset_checksums, dataset_size, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import CheckpointError
-from workbench.evaluate.restoration import EvalSpec, evaluate_model
+from workbench.evaluate.restoration import EvalSpec, evaluate_model, progress_wanted, subset_columns
 from workbench.locks import file_lock
 from workbench.pipeline.cells import CellKind
 from workbench.plugins import model_code_hash
@@ -48,21 +48,28 @@ class RestorationCell:
     seed: int = 0
 
 
-def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int | None) -> list[Sequence]:
-    return open_dataset(name, root=ctx.data_root, max_frames=max_frames, max_sequences=max_sequences)
+def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int | None,
+          sequences: list[str] | None = None) -> list[Sequence]:
+    return open_dataset(name, root=ctx.data_root, max_frames=max_frames, max_sequences=max_sequences,
+                        sequences=sequences)
 
 
 def _inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
+    """Checksums of every input; runs before any cell trains, so a missing input stops the run first."""
     out: dict[str, str] = {}
-    names = {p.evaluate.dataset} | ({p.train.dataset} if p.train else set())
-    for name in sorted(names):
-        seqs = _open(name, ctx, None, None)
+    wanted: dict[str, list[str] | None] = {p.evaluate.dataset: p.evaluate.sequences}
+    if p.train:  # training reads every sequence of its set (and a subset only limits the evaluation)
+        wanted[p.train.dataset] = None
+        wanted.setdefault(p.train.val_dataset, None)
+    for name in sorted(wanted):
+        seqs = _open(name, ctx, None, None, wanted[name])
         out.update({f"{name}/{k}": v for k, v in dataset_checksums(seqs).items()})
     ref = as_ref(p.checkpoint)
     if ref is not None:
         path = Path(ref.path)
         if not path.is_file():
-            raise CheckpointError(f"{path}: checkpoint not found; pass the path of a .pth/.pt file")
+            raise CheckpointError(f"{path}: checkpoint not found (key 'checkpoint' of cell "
+                                  f"{ctx.cell_name}); pass the path of a .pth/.pt file")
         out["checkpoint"] = hashlib.sha256(path.read_bytes()).hexdigest()
     if p.train is not None:
         weights = motion_weights(p.train.motion, root=ctx.data_root)
@@ -104,7 +111,7 @@ def _train(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
         train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
         val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
         result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
-                       out_dir=run_dir, resume=True, device=ctx.device, progress=False)
+                       out_dir=run_dir, resume=True, device=ctx.device, progress=progress_wanted())
     summary.update({"reused_training": False, "steps": result.steps, "final_loss": result.final_loss,
                     "resumed_from": result.resumed_from, "aux_terms": result.aux_terms,
                     "last_log": result.last_log})
@@ -127,8 +134,12 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
         train_cols = {f"train_{k}": summary["last_log"].get(k, "") for k in ROW_TRAIN_FIELDS}
         train_cols["train_recipe"] = p.train.recipe
     model.to(ctx.device)
-    seqs = _open(p.evaluate.dataset, ctx, p.evaluate.max_frames, p.evaluate.max_sequences)
-    rows = evaluate_model(model, seqs, dataset=p.evaluate.dataset, spec=p.evaluate, device=ctx.device)
+    ev = p.evaluate
+    seqs = _open(ev.dataset, ctx, ev.max_frames, ev.max_sequences, ev.sequences)
+    total = dataset_size(ev.dataset, root=ctx.data_root)
+    subset = subset_columns([q.name for q in seqs] if len(seqs) < total else None, total)
+    rows = evaluate_model(model, seqs, dataset=ev.dataset, spec=ev, device=ctx.device, subset=subset,
+                          progress=progress_wanted())
     params_m = sum(x.numel() for x in model.parameters()) / 1e6
     for r in rows:
         r.update({"method": p.method, "dataset": p.evaluate.dataset, "model": p.model, "label": p.label or p.method,

@@ -8,7 +8,11 @@ tables is trained once, and any change of config, code or data reruns the cell. 
 killed cell's checkpoints so the rerun resumes.
 
 A version is staged and published atomically (:mod:`workbench.store.versions`); if any cell or the
-notebook fails, nothing is left in ``results/``.
+notebook fails, nothing is left in ``results/``. Every input of every cell (datasets, checkpoints) and the
+reported table are checked before the first cell runs; a cell that returns no row is an error, never a
+cached success (no ``done.json``). Messages go to the ``workbench`` logger (``-q``/``-v`` of the CLI); on a
+terminal the cells show a progress bar, otherwise one line per cell. Paths recorded in the manifest and
+the rows are written with placeholders (:func:`workbench.provenance.portable`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm import tqdm
 
 from workbench import atomic, provenance
 from workbench.config import config_hash, to_mapping
 from workbench.context import RunContext
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.evaluate.restoration import progress_wanted
 from workbench.paths import runs_root
 from workbench.pipeline.kinds import CELL_KINDS
 from workbench.pipeline.spec import expand, load_spec, recipes_path
@@ -36,6 +43,7 @@ from workbench.report.notebook import run_notebook
 from workbench.store import reported, versions
 
 DISPLAY_FIELDS = ("method", "label")
+log = logging.getLogger("workbench")
 
 
 @dataclass
@@ -70,16 +78,20 @@ def cell_key(kind_id: str, params: Any, inputs: dict[str, str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def cell_inputs(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *, data_root: Path | None,
+                device: str) -> dict[str, str]:
+    """Checksums of a cell's inputs; raises the input's one-line error when one is missing or unreadable."""
+    kind = CELL_KINDS.get(kind_id)
+    probe = RunContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=Path("."),
+                       artifact_dir=Path("."), device=device, data_root=data_root)
+    return kind.inputs(params, probe) if kind.inputs else {}
 
 
 def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *, data_root: Path | None,
-             device: str) -> tuple[pd.DataFrame, dict[str, Any], bool]:
+             device: str, inputs: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, Any], bool]:
     kind = CELL_KINDS.get(kind_id)
-    probe = RunContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=Path("."),
-                        artifact_dir=Path("."), device=device, data_root=data_root)
-    inputs = kind.inputs(params, probe) if kind.inputs else {}
+    if inputs is None:
+        inputs = cell_inputs(spec_id, profile, name, kind_id, params, data_root=data_root, device=device)
     key = cell_key(kind_id, params, inputs)
     cell_dir = runs_root() / "cells" / kind_id / key[:20]
     done, rows_path = cell_dir / "done.json", cell_dir / "rows.csv"
@@ -93,8 +105,11 @@ def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *
             shutil.rmtree(ctx.artifact_dir)
         ctx.artifact_dir.mkdir(parents=True)
         t0 = time.time()
-        _log(f"[{spec_id}/{profile}] running cell {name} ({kind_id})")
+        log.info(f"[{spec_id}/{profile}] running cell {name} ({kind_id})")
         rows = kind.run(params, ctx)
+        if not rows:  # never cache an empty cell as done: it would be reused as a success
+            raise WorkbenchError(f"{spec_id}:{profile}:{name}: the cell produced no result rows; check its "
+                                 "evaluation keys (sigmas, sequences, max_frames)")
         frame = pd.DataFrame(rows)
         atomic.write_text(rows_path, frame.to_csv(index=False))
         meta = {"cell": name, "kind": kind_id, "key": key, "params": to_mapping(params),
@@ -102,7 +117,7 @@ def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *
                 "provenance": provenance.collect(device)}
         atomic.write_text(done, json.dumps(meta, indent=2, default=str))
     else:
-        _log(f"[{spec_id}/{profile}] reusing cell {name} ({key[:12]})")
+        log.info(f"[{spec_id}/{profile}] reusing cell {name} ({key[:12]})")
     frame = pd.read_csv(rows_path, keep_default_na=False, na_values=[""])
     meta = json.loads(done.read_text())
     for f in DISPLAY_FIELDS:
@@ -113,32 +128,69 @@ def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *
     return frame, meta, reused
 
 
-def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
-                 overrides: dict[str, Any] | None = None, notebook: bool = True,
-                 results_root: Path | None = None) -> RunSummary:
-    t0 = time.time()
+def takes_sequences(spec_id: str, profile: str) -> bool:
+    """Whether ``spec_id``/``profile`` has a cell that evaluates sequences (``evaluate.sequences``)."""
     spec = load_spec(spec_id)
-    cells = expand(spec, profile, overrides)
-    prof = spec.profiles[profile]
+    return profile in spec.profiles and any(
+        {**spec.profiles[profile].defaults, **c}.get("kind") == "restoration" for c in spec.profiles[profile].cells)
+
+
+def _with_sequences(overrides: dict[str, Any] | None, sequences: list[str] | None) -> dict[str, Any] | None:
+    if not sequences:
+        return overrides
+    out = dict(overrides or {})
+    out["evaluate"] = {**(out.get("evaluate") or {}), "sequences": list(sequences)}
+    return out
+
+
+def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], inputs: dict[str, dict[str, str]],
+               *, data_root: Path | None, device: str
+               ) -> tuple[list[pd.DataFrame], list[dict[str, Any]], list[str], list[str]]:
+    """Run or reuse every cell, in order: ``(row frames, cell metas, names run, names reused)``."""
     frames: list[pd.DataFrame] = []
     metas: list[dict[str, Any]] = []
     ran: list[str] = []
     reused: list[str] = []
-    for name, kind_id, params in cells:
-        frame, meta, was_reused = run_cell(spec.id, profile, name, kind_id, params, data_root=data_root,
-                                           device=device)
+    bar = tqdm(cells, desc=f"{spec_id}/{profile}", unit="cell", disable=not progress_wanted())
+    for name, kind_id, params in bar:
+        bar.set_postfix_str(name)
+        frame, meta, was_reused = run_cell(spec_id, profile, name, kind_id, params, data_root=data_root,
+                                           device=device, inputs=inputs[name])
         frames.append(frame)
         metas.append({**meta, "reused": was_reused})
         (reused if was_reused else ran).append(name)
+    bar.close()
+    return frames, metas, ran, reused
+
+
+def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
+                 overrides: dict[str, Any] | None = None, notebook: bool = True,
+                 results_root: Path | None = None, sequences: list[str] | None = None) -> RunSummary:
+    """Run every cell of ``spec_id``/``profile`` (``sequences``: evaluate only these sequences) and publish
+    one results version; every input is checked before the first cell runs."""
+    t0 = time.time()
+    spec = load_spec(spec_id)
+    if sequences and not takes_sequences(spec_id, profile):
+        raise ConfigError(f"--sequences: {spec.id}/{profile} has no cell that evaluates sequences")
+    overrides = _with_sequences(overrides, sequences)
+    cells = expand(spec, profile, overrides)
+    prof = spec.profiles[profile]
+    tables = prof.reported_tables or [spec.id]
+    rep = reported.reported_for(tables)  # read before any work: a broken table stops the run here
+    inputs = {name: cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
+              for name, kind_id, params in cells}
+    # a read-only or missing results root stops the run here, before any cell trains (the real staging
+    # folder is made after the cells, so a run of days never holds one that `store gc` could take as stale)
+    versions.discard_staging(versions.new_staging(spec.id, profile, results_root))
+    frames, metas, ran, reused = _run_cells(spec.id, profile, cells, inputs, data_root=data_root, device=device)
     measured = pd.concat(frames, ignore_index=True)
+    measured = measured.apply(lambda col: col.map(provenance.portable) if col.dtype == object else col)
     measured.insert(0, "profile", profile)
     measured.insert(0, "table", spec.id)
     measured["result_kind"] = prof.kind
     staging = versions.new_staging(spec.id, profile, results_root)
     try:
         atomic.write_text(staging / "measured.csv", measured.to_csv(index=False))
-        tables = prof.reported_tables or [spec.id]
-        rep = reported.reported_for(tables)
         atomic.write_text(staging / "reported.csv", rep.to_csv(index=False))
         comp = reported.join(measured, rep, dataset_map=prof.dataset_map, metric_map=prof.metric_map)
         comp["result_kind"] = comp["value_measured"].map(lambda v: prof.kind if pd.notna(v) else "")
@@ -154,7 +206,8 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
                     "overrides": overrides or {}, "config_hash": config_hash([to_mapping(c[2]) for c in cells]),
                     "provenance": prov, "cells": metas, "reported_tables": tables,
                     "dataset_map": prof.dataset_map}
-        atomic.write_text(staging / "manifest.json", json.dumps(manifest, indent=2, default=str))
+        atomic.write_text(staging / "manifest.json",
+                          json.dumps(provenance.portable(manifest), indent=2, default=str))
         if notebook:
             # the notebook runs inside the version folder and refers to it as "." so the executed copy
             # stays valid after the folder is renamed into place

@@ -15,8 +15,26 @@ from typing import Any
 
 from workbench import provenance
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.evaluate.restoration import progress_wanted
 from workbench.paths import notebooks_dir
 from workbench.store import versions
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager whose kernel talks over local IPC sockets instead of TCP.
+
+    Over TCP without CurveZMQ keys, ipykernel (``kernelapp.py``, ``init_sockets``) prints at every notebook
+    "[IPKernelApp] WARNING | Kernel is running over TCP without encryption…"; the kernel here is always
+    local, so IPC is the fix the warning itself names (and nothing else is silenced).
+    """
+    from jupyter_client.manager import KernelManager  # lazy: slow to import; only notebook runs need it
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
 
 
 def notebook_path(notebook_id: str) -> Path:
@@ -50,8 +68,8 @@ def run_notebook(notebook_id: str, version_dir: Path, params: dict[str, Any]) ->
     out = version_dir / f"{notebook_id}.ipynb"
     try:
         papermill.execute_notebook(str(notebook_path(notebook_id)), str(out), parameters=params,
-                                   kernel_name="python3", cwd=str(version_dir), progress_bar=False,
-                                   log_output=False)
+                                   kernel_name="python3", cwd=str(version_dir), progress_bar=progress_wanted(),
+                                   log_output=False, kernel_manager_class=_ipc_kernel_manager())
     except papermill.PapermillExecutionError as exc:
         raise WorkbenchError(f"{notebook_path(notebook_id)}: notebook failed in cell {exc.exec_count}: "
                           f"{exc.ename}: {exc.evalue}") from None

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.codec.colour import ColourSpec
 from workbench.codec.train import TrainSettings
 from workbench.codec.x265 import X265Settings
+from workbench.errors import ConfigError
+from workbench.evaluate.restoration import validate_sigmas
+
+X265_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+X265_TUNES = ("psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation")
 
 
 @dataclass
@@ -54,6 +61,38 @@ class Fig2Params:
     # figure crops
     crop_size: int = 96
     crop_sequence: str = ""  # "" = first sequence
+
+    def validate(self) -> None:
+        """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
+        validate_sigmas("sigmas", self.sigmas)
+        for key in ("max_frames", "max_sequences", "train_max_frames", "finetune_steps"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{key}: must be at least 1 or null, got {value}")
+        for key in ("keyint", "fps", "x265_threads", "n_channels", "m_channels", "train_steps", "train_patch",
+                    "train_batch", "crop_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be at least 1, got {getattr(self, key)}")
+        if self.scale_levels < 2:
+            raise ConfigError(f"scale_levels: must be at least 2, got {self.scale_levels}")
+        if self.preset not in X265_PRESETS:
+            raise ConfigError(f"preset: {self.preset!r} is not one of {list(X265_PRESETS)}")
+        if self.tune not in X265_TUNES:
+            raise ConfigError(f"tune: {self.tune!r} is not one of {list(X265_TUNES)}")
+        if self.codec in ("x265", "both"):
+            if not self.qps:
+                raise ConfigError(f"qps: an empty list encodes nothing (codec {self.codec!r})")
+            for q in self.qps:
+                if not 0 <= q <= 51:
+                    raise ConfigError(f"qps: x265 {self.x265_mode.upper()} values lie in [0, 51], got {q}")
+        if self.codec in ("learned", "both"):
+            if not self.lambdas:
+                raise ConfigError(f"lambdas: an empty list trains nothing (codec {self.codec!r})")
+            for lam in self.lambdas:
+                if not math.isfinite(lam) or lam <= 0:
+                    raise ConfigError(f"lambdas: must be finite and > 0, got {lam}")
+        if not math.isfinite(self.train_lr) or self.train_lr <= 0:
+            raise ConfigError(f"train_lr: must be a finite number > 0, got {self.train_lr}")
 
     def colour(self) -> ColourSpec:
         return ColourSpec(matrix=self.colour_matrix, range=self.colour_range, chroma_up=self.chroma_up)
