@@ -53,6 +53,9 @@ def _tsne_figure(version_dir: Path, df: pd.DataFrame, note: str) -> list[Path]:
             noisy, clean = sel[sel["source"] != "clean"], sel[sel["source"] == "clean"]
             ax.scatter(noisy["tsne_x"], noisy["tsne_y"], s=2, c="C1", alpha=0.5, linewidths=0, label="noisy input")
             ax.scatter(clean["tsne_x"], clean["tsne_y"], s=2, c="k", linewidths=0, label="clean input")
+            if bool(sel["identical_points"].iloc[0]):
+                ax.text(0.5, 0.5, "all features identical\n(no layout)", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=6)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{label}\n{STAGE_TITLES[stage]}" if i == 0 else label, fontsize=6)

@@ -25,7 +25,7 @@ import pandas as pd
 from torch import nn
 
 from workbench.data.sequence import Sequence
-from workbench.evaluate.analysis.embedding import effective_perplexity, tsne_2d
+from workbench.evaluate.analysis.embedding import effective_perplexity, identical_points, tsne_2d
 from workbench.evaluate.analysis.probe import StepRecord
 from workbench.evaluate.analysis.robustness import (
     SymbolCounts,
@@ -99,7 +99,8 @@ def _tsne_table(clean: np.ndarray, noisy: np.ndarray, stage: str, p: FeatureStud
     source = ["clean"] * len(clean) + [f"noisy-{r}" for r in range(len(noisy)) for _ in range(len(clean))]
     return pd.DataFrame({"stage": stage, "source": source, "sample": list(range(len(clean))) * (len(noisy) + 1),
                          "tsne_x": xy[:, 0], "tsne_y": xy[:, 1],
-                         "perplexity": effective_perplexity(p.perplexity, len(points)), "tsne_seed": p.tsne_seed})
+                         "perplexity": effective_perplexity(p.perplexity, len(points)), "tsne_seed": p.tsne_seed,
+                         "identical_points": identical_points(points)})
 
 
 def feature_study(model: nn.Module, seq: Sequence, *, dataset: str, p: FeatureStudy, device: str
