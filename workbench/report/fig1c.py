@@ -23,7 +23,8 @@ from workbench.report.figures import COLUMN_WIDTH_IN, TEXT_WIDTH_IN, paper_style
 
 STAGE_TITLES = {"before": "before compression ($\\hat{c}_t$)", "after": "after compression ($\\tilde{c}_t$)"}
 NUMBERS = [("before", "distance_to_clean"), ("after", "distance_to_clean"), ("before", "realisation_spread"),
-           ("after", "realisation_spread"), ("latent", "symbol_agreement"), ("latent", "symbol_agreement_nonzero"),
+           ("after", "realisation_spread"), ("before", "clean_spread"), ("after", "clean_spread"),
+           ("latent", "symbol_agreement"), ("latent", "symbol_agreement_nonzero"),
            ("latent", "symbol_agreement_clean_grid"), ("latent", "clean_zero_share")]
 
 
@@ -71,15 +72,23 @@ def _tsne_figure(version_dir: Path, df: pd.DataFrame, note: str) -> list[Path]:
     return save_figure(fig, version_dir / "figures" / "fig1c")
 
 
+def _why_missing(row: pd.Series, col: str) -> str:
+    if col.startswith("symbol_agreement"):
+        return "no quantizer" if not np.isfinite(row["symbol_agreement"]) else "every clean symbol is 0"
+    stage = col.rsplit("_", 1)[-1]
+    return "clean features constant (no scale)" if row.get(f"clean_spread_{stage}", 1.0) == 0 else "n/a"
+
+
 def _bars(ax: plt.Axes, table: pd.DataFrame, cols: list[tuple[str, str]], xlabel: str) -> None:
     y = np.arange(len(table))
     h = 0.8 / len(cols)
     for k, (col, name) in enumerate(cols):
         vals = table[col].to_numpy(dtype=float)
         ax.barh(y + (k - (len(cols) - 1) / 2) * h, np.nan_to_num(vals), height=h, label=name, color=f"C{k}")
-        for yi, v in zip(y, vals, strict=True):
+        for yi, v, (_, row) in zip(y, vals, table.iterrows(), strict=True):
             if not np.isfinite(v):
-                ax.text(0.02, yi + (k - (len(cols) - 1) / 2) * h, "no quantizer", va="center", fontsize=5)
+                ax.text(0.02, yi + (k - (len(cols) - 1) / 2) * h, _why_missing(row, col), va="center", fontsize=5,
+                        transform=ax.get_yaxis_transform())
     ax.set_yticks(y)
     ax.set_yticklabels(table["label"])
     ax.invert_yaxis()
@@ -88,13 +97,13 @@ def _bars(ax: plt.Axes, table: pd.DataFrame, cols: list[tuple[str, str]], xlabel
 
 
 def _numbers_figure(version_dir: Path, table: pd.DataFrame, note: str) -> list[Path]:
-    fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH_IN, 0.35 * len(table) + 1.3), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH_IN, 0.35 * len(table) + 1.5), sharey=True)
     stages = [("before", "before compression"), ("after", "after compression")]
-    _bars(axes[0], table, [(f"distance_to_clean_{s}", n) for s, n in stages], "distance to clean (÷ clean spread)")
+    _bars(axes[0], table, [(f"distance_to_clean_{s}", n) for s, n in stages], "distance to clean\n(÷ clean spread)")
     _bars(axes[1], table, [(f"realisation_spread_{s}", n) for s, n in stages],
-          "spread between noise realisations (÷ clean spread)")
+          "spread between realisations\n(÷ clean spread)")
     _bars(axes[2], table, [("symbol_agreement", "all symbols"), ("symbol_agreement_nonzero", "clean symbol ≠ 0")],
-          "share of latent symbols equal to clean")
+          "share of latent symbols\nequal to the clean run's")
     axes[2].set_xlim(0, 1)
     fig.suptitle(f"Fig. 1(c) companion numbers: {table['sequence'].iloc[0]}, {table['setting'].iloc[0]}{note}")
     fig.tight_layout()

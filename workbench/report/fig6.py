@@ -48,7 +48,7 @@ def _row(axes: np.ndarray, d: dict[str, np.ndarray], label: str, first: bool) ->
     axes[3].set_ylabel("step q (latent units)")
     axes[3].set_title(f"Spearman ρ = {rank_correlation(q[c], var):+.2f} (this frame)", fontsize=6)
     if first:
-        for ax, t in zip(axes[:3], ("clean frame", f"q, channel {c}", "texture (latent cell)"), strict=True):
+        for ax, t in zip(axes[:3], ("clean frame", f"q, channel {c}", "texture"), strict=True):
             ax.set_title(t)
 
 

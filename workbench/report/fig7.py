@@ -46,7 +46,7 @@ def render(version_dir: str | Path) -> list[Path]:
         panels.append((f"{label}\n{psnr:.2f} dB", artifact(vd, cell, "restored.png")))
     rows = math.ceil(len(panels) / PER_ROW)
     with paper_style():
-        fig, axes = plt.subplots(rows, PER_ROW, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN / PER_ROW * rows + 0.5),
+        fig, axes = plt.subplots(rows, PER_ROW, figsize=(TEXT_WIDTH_IN, (TEXT_WIDTH_IN / PER_ROW + 0.35) * rows + 0.3),
                                  squeeze=False)
         for ax in axes.ravel():
             ax.axis("off")

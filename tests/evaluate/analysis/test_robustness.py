@@ -10,6 +10,7 @@ from workbench.evaluate.analysis.robustness import (
     SymbolCounts,
     clean_spread,
     noisy_clean_distance,
+    raw_distance,
     realisation_spread,
 )
 
@@ -75,3 +76,13 @@ def test_no_nonzero_clean_symbol_gives_nan():
     c.add(z, z, torch.ones(5), z, z, torch.ones(5))
     assert math.isnan(c.shares()["symbol_agreement_nonzero"])
     assert c.shares()["symbol_agreement"] == 1.0
+
+
+def test_constant_clean_features_have_no_normalised_distance():
+    clean = np.zeros((4, 3))
+    noisy = np.stack([clean, clean])
+    assert math.isnan(noisy_clean_distance(clean, noisy))
+    assert math.isnan(realisation_spread(clean, noisy))
+
+
+    assert raw_distance(clean, noisy + 2.0) == pytest.approx(2.0 * math.sqrt(3))

@@ -6,7 +6,8 @@ once with ``sample_seed``) are read from ``ĉ_t`` (stage ``before``, the compres
 ``c~_t`` (stage ``after``); for a model without compression (M_a) both are ĉ_t. Rows (``metric``):
 
 - per stage: ``distance_to_clean``, ``realisation_spread`` (both over the clean features' spread,
-  :mod:`.robustness`) and ``clean_spread`` (raw units);
+  :mod:`.robustness`; NaN when the clean features are constant), ``distance_to_clean_raw`` and
+  ``clean_spread`` (feature units);
 - stage ``latent`` (quantizing models only): ``symbol_agreement``, ``symbol_agreement_clean_grid``,
   ``clean_zero_share``, ``symbol_agreement_nonzero`` over every latent element of every coded step and
   realisation.
@@ -31,6 +32,7 @@ from workbench.evaluate.analysis.robustness import (
     SymbolCounts,
     clean_spread,
     noisy_clean_distance,
+    raw_distance,
     realisation_spread,
 )
 from workbench.evaluate.analysis.streams import noisy_frames, probed_steps, realisation_seed
@@ -118,6 +120,7 @@ def feature_study(model: nn.Module, seq: Sequence, *, dataset: str, p: FeatureSt
         noisy = np.stack([np.concatenate(s) for s in feats[stage][1:]])
         for metric, value in (("distance_to_clean", noisy_clean_distance(clean, noisy)),
                               ("realisation_spread", realisation_spread(clean, noisy)),
+                              ("distance_to_clean_raw", raw_distance(clean, noisy)),
                               ("clean_spread", clean_spread(clean))):
             rows.append({**base, "stage": stage, "metric": metric, "value": value})
         tables.append(_tsne_table(clean, noisy, stage, p))

@@ -10,6 +10,9 @@ realisations of it (same σ, different seeds): ``clean`` ``(n, C)``, ``noisy`` `
 - :func:`realisation_spread`: ``mean_i sqrt(mean_k ||n_{k,i} − n̄_i||²) / s`` (the noise left in the
   features, independent of any clean reference).
 
+Both are NaN when ``s = 0`` (constant clean features carry nothing to compare); :func:`raw_distance` is the
+unnormalised distance.
+
 Quantized symbols (eq. 2): ``k = round((e − μ)/q)``. :func:`symbol_counts` compares the noisy run's
 symbols with the clean run's, each quantized on its own grid (``μ``, ``q`` come from each run's own
 prior), and also on the clean run's grid (``round((e_noisy − μ_clean)/q_clean)``: the paper's argument,
@@ -34,13 +37,18 @@ def clean_spread(clean: np.ndarray) -> float:
 
 def _scale(clean: np.ndarray) -> float:
     s = clean_spread(clean)
-    return s if s > 0 else 1.0  # constant clean features: report raw distances rather than divide by 0
+    # constant clean features (e.g. features warped out of the frame: all 0) have no scale: NaN, not 0
+    return s if s > 0 else float("nan")
+
+
+def raw_distance(clean: np.ndarray, noisy: np.ndarray) -> float:
+    """Mean Euclidean distance of each noisy sample to its clean sample, in feature units."""
+    return float(np.linalg.norm(noisy.astype(np.float64) - clean.astype(np.float64)[None], axis=-1).mean())
 
 
 def noisy_clean_distance(clean: np.ndarray, noisy: np.ndarray) -> float:
     """Mean Euclidean distance of each noisy sample to its clean sample, over the clean spread."""
-    d = np.linalg.norm(noisy.astype(np.float64) - clean.astype(np.float64)[None], axis=-1)
-    return float(d.mean() / _scale(clean))
+    return raw_distance(clean, noisy) / _scale(clean)
 
 
 def realisation_spread(clean: np.ndarray, noisy: np.ndarray) -> float:
