@@ -4,7 +4,8 @@ run** (so the ratio, not the absolute speed, is what compares across machines).
 
 ``efficiency_table(models)`` returns one row per model: ``gflops_paper`` (2 × thop-style MACs per
 960×540 output frame, steady state), ``gflops_reported`` (the paper's Tables 1/8 from the package's reported table,
-:mod:`workbench.store.reported`; never typed in code), ``ratio_to_reported``, ``ms_per_frame`` at ``runtime_resolution`` (W×H),
+:mod:`workbench.store.reported`; never typed in code), ``ratio_to_reported``, ``ms_per_frame`` at
+``runtime_resolution`` (W×H),
 ``achieved_gflops_per_s`` = full-convention FLOPs of one frame at the runtime resolution / time,
 ``matmul_gflops_per_s`` (float32 ``n×n @ n×n``, 2n³ FLOPs, median of repeats) and
 ``fraction_of_matmul``.
