@@ -48,7 +48,7 @@ class UserModule:
 
 def write_spec(folder: Path, spec_id: str, cells: list[str], *, evaluate: str | None = None) -> Path:
     """A one-profile restoration spec (no training) at ``folder/<spec_id>.yaml``; ``cells`` are YAML flow maps."""
-    evaluate = evaluate or "{dataset: embedded-test, sigmas: [20], max_frames: 2, max_sequences: 1}"
+    evaluate = evaluate or "{dataset: embedded-test, sigmas: [20], max_frames: 3, max_sequences: 1}"
     lines = [f"id: {spec_id}", "title: plugin test", "notebook: restoration", "profiles:", "  smoke:",
              "    kind: pipeline check", "    reported_tables: [table1]", "    dataset_map: {embedded-test: set8}",
              "    defaults:", "      kind: restoration", "      seed: 0", "      train: null",

@@ -16,7 +16,7 @@ def test_api_example_notebook_runs(isolated, monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     t0 = time.time()
     papermill.execute_notebook(str(REPO / "notebooks" / "api_example.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"max_frames": 2}, cwd=str(tmp_path), progress_bar=False)
+                               parameters={"max_frames": 3}, cwd=str(tmp_path), progress_bar=False)
     assert time.time() - t0 < 60
     index = api.list_versions("table1")
     assert list(index["version"]) == ["v0001", "v0002"]
@@ -43,9 +43,9 @@ def test_compare_versions_lines_up_rows_of_two_versions(isolated, user_module):
 
 
 def test_evaluate_takes_an_id_or_a_model_instance():
-    small = {"sigmas": [30], "max_frames": 2, "max_sequences": 1}
+    small = {"sigmas": [30], "max_frames": 3, "max_sequences": 1}
     by_id = api.evaluate("noisy-input", "embedded-test", **small)
     by_instance = api.evaluate(NoisyInput(), "embedded-test", **small)
     assert list(by_id["value"]) == list(by_instance["value"])
     assert set(by_id["level"]) == {"sequence", "dataset"} and set(by_id["setting"]) == {"sigma=30"}
-    assert (by_id["protocol_frames_per_sequence"] == 2).all()  # the changed protocol is on every row
+    assert (by_id["protocol_frames_per_sequence"] == 3).all()  # the changed protocol is on every row

@@ -21,7 +21,7 @@ from workbench.pipeline.runner import run_pipeline
 from workbench.store import versions
 from workbench.zoo import build_model
 
-TINY_EVAL = ["--set", "evaluate.max_frames=2", "--set", "evaluate.sigmas=[20]", "--set", "evaluate.max_sequences=1"]
+TINY_EVAL = ["--set", "evaluate.max_frames=3", "--set", "evaluate.sigmas=[20]", "--set", "evaluate.max_sequences=1"]
 
 
 def _publish_previous_table1() -> None:
@@ -63,18 +63,18 @@ def test_eval_publishes_beside_the_workbench_rows_and_the_paper(isolated, cli, m
     tiny = _dataset_value(comp, "tiny", col="value_measured")
     # the weights in the BasicSR file were used: the same as evaluating them from Python
     direct = api.evaluate("tiny_denoiser:build", "embedded-test", model_args={"width": 4}, checkpoint=ckpt,
-                          fmt="basicsr", sigmas=[20], max_frames=2, max_sequences=1)
+                          fmt="basicsr", sigmas=[20], max_frames=3, max_sequences=1)
     assert tiny == pytest.approx(_dataset_value(direct, "tiny_denoiser:build", col="value"), abs=1e-9)
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["eval"]["checkpoint"] == {"path": str(ckpt), "format": "basicsr"}
-    assert manifest["overrides"] == {"evaluate": {"max_frames": 2, "sigmas": [20], "max_sequences": 1}}
+    assert manifest["overrides"] == {"evaluate": {"max_frames": 3, "sigmas": [20], "max_sequences": 1}}
     # restored frames: 8-bit PNG, and they are the frames that were scored
-    seq = open_dataset("embedded-test", max_frames=2, max_sequences=1)[0]
+    seq = open_dataset("embedded-test", max_frames=3, max_sequences=1)[0]
     pngs = sorted((frames_dir / "sigma20" / seq.name).glob("*.png"))
-    assert [p.name for p in pngs] == ["00000.png", "00001.png"]
+    assert [p.name for p in pngs] == ["00000.png", "00001.png", "00002.png"]
     imgs = [np.asarray(Image.open(p)) for p in pngs]
     assert imgs[0].dtype == np.uint8 and imgs[0].shape == seq.frame(0).shape
-    png_psnr = np.mean([psnr(seq.frame(t), imgs[t].astype(np.float32) / 255) for t in range(2)])
+    png_psnr = np.mean([psnr(seq.frame(t), imgs[t].astype(np.float32) / 255) for t in range(3)])
     assert png_psnr == pytest.approx(tiny, abs=0.1)
 
 

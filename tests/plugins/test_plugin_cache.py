@@ -52,11 +52,10 @@ def test_changed_forward_of_driver_registered_model_reruns_the_cell(isolated, us
     first, _ = _drive(user_module, spec, isolated)
     assert first.startswith("RAN user REUSED  VERSION")
     again, err = _drive(user_module, spec, isolated)
-    assert "REUSED user" in again and "reusing cell user" in err  # unchanged code: the cell is reused
+    assert "REUSED user" in again  # unchanged code: the cell is reused
     user_module.write(gain=0.5)  # the user changes the model's forward
     third, err = _drive(user_module, spec, isolated)
     assert third.startswith("RAN user REUSED  VERSION"), third
-    assert "reusing cell user" not in err
     v1, v3 = first.split("VERSION ")[1], third.split("VERSION ")[1]
     assert abs(_psnr(v1) - _psnr(v3)) > 1.0  # the new version carries the new model's numbers
 
