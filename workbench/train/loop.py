@@ -201,7 +201,8 @@ def train(
                             spec_hash=spec_key)
         _write_log(log_path, log_rows)
 
-    bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False, mininterval=2.0)
+    bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
+               mininterval=2.0)
     while step < total:
         lr = spec.lr_at(step)
         for group in optim.param_groups:
