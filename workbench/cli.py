@@ -50,12 +50,43 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    if getattr(a, "executor", "inprocess") != "inprocess":
+        return cmd_run_executor(a)
     from workbench.pipeline.runner import run_pipeline  # lazy: keeps `workbench --help` fast
 
     s = run_pipeline(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
                      overrides=_overrides(a.set), notebook=not a.no_notebook)
     print(f"{s.spec_id}/{s.profile}: {s.version_dir} (ran {len(s.cells_run)}, reused {len(s.cells_reused)}, "
           f"{s.seconds:.0f} s)")
+    return 0
+
+
+def cmd_run_executor(a: argparse.Namespace) -> int:
+    """``workbench run SPEC --executor local|slurm``: training cells as submitit jobs (docs/scaling.md)."""
+    from workbench.pipeline.executors import run_with_executor  # lazy: keeps `workbench --help` fast
+
+    out = run_with_executor(a.spec, a.profile, a.executor, data_root=Path(a.data_root) if a.data_root else None,
+                            device=a.device, overrides=_overrides(a.set), notebook=not a.no_notebook)
+    if isinstance(out, list):
+        for r in out:
+            print(f"{r['stage']:<5}  {r['job_id']:<12}  {r['stdout']}")
+        print(f"submitted or pending: {len(out)} jobs; `workbench status {a.spec} --profile {a.profile}` "
+              "follows them, and this command publishes once every cell is done")
+        return 0
+    print(f"{out.spec_id}/{out.profile}: {out.version_dir} (ran {len(out.cells_run)}, reused "
+          f"{len(out.cells_reused)}, {out.seconds:.0f} s)")
+    return 0
+
+
+def cmd_status(a: argparse.Namespace) -> int:
+    from workbench.pipeline.executors import status  # lazy: keeps `workbench --help` fast
+
+    rows = status(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device)
+    cols = ("cell", "stage", "state", "job_id", "log")
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols}
+    print("  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip())
     return 0
 
 
@@ -194,7 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", help="override a cell key for every cell, key.sub=value")
     r.add_argument("--device", default="cpu")
     r.add_argument("--no-notebook", action="store_true")
+    r.add_argument("--executor", default="inprocess", choices=["inprocess", "local", "slurm"],
+                   help="where training cells run: this process (default), submitit's local executor, or SLURM")
     r.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("status", help="jobs of a spec's cells: queued, running, done or failed, ids and logs")
+    st.add_argument("spec")
+    st.add_argument("--profile", default="smoke")
+    st.add_argument("--device", default="cpu")
+    st.set_defaults(func=cmd_status)
 
     n = sub.add_parser("notebook", help="re-run a notebook on a published version's data; publishes a new version "
                        "(the given one is never modified)")
