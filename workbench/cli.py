@@ -90,6 +90,24 @@ def cmd_status(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(a: argparse.Namespace) -> int:
+    import pandas as pd  # lazy: keeps `workbench --help` fast
+
+    from workbench import atomic  # lazy: keeps `workbench --help` fast
+    from workbench.paths import runs_root  # lazy: keeps `workbench --help` fast
+    from workbench.pipeline.plan import plan, summary_lines  # lazy: keeps `workbench --help` fast
+
+    df = plan(a.spec, a.profile, device=a.device, batch=a.batch, patch=a.patch, steps=a.steps, warmup=a.warmup)
+    out = Path(a.out) if a.out else runs_root() / "plans" / f"{Path(a.spec).stem}-{a.profile}.csv"
+    atomic.write_text(out, df.to_csv(index=False))
+    shown = df.drop(columns=["table", "profile", "device"])
+    with pd.option_context("display.width", 220, "display.max_columns", 30):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\n".join(summary_lines(df, a.device)))
+    print(f"csv: {out}")
+    return 0
+
+
 def cmd_notebook(a: argparse.Namespace) -> int:
     from workbench.report.notebook import rerender  # lazy: keeps `workbench --help` fast
 
@@ -234,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--profile", default="smoke")
     st.add_argument("--device", default="cpu")
     st.set_defaults(func=cmd_status)
+
+    pl = sub.add_parser("plan", help="time a few training steps per model; device-hours per cell and table, jobs, GPUs")
+    pl.add_argument("spec")
+    pl.add_argument("--profile", default="full")
+    pl.add_argument("--device", default="cpu")
+    pl.add_argument("--batch", type=int, default=None, help="time at this batch (scaled to the recipe's)")
+    pl.add_argument("--patch", type=int, default=None, help="time at this patch size in px (scaled to the recipe's)")
+    pl.add_argument("--steps", type=int, default=2, help="timed steps per model")
+    pl.add_argument("--warmup", type=int, default=1)
+    pl.add_argument("--out", default=None, help="CSV path (default runs/plans/<spec>-<profile>.csv)")
+    pl.set_defaults(func=cmd_plan)
 
     n = sub.add_parser("notebook", help="re-run a notebook on a published version's data; publishes a new version "
                        "(the given one is never modified)")
