@@ -13,6 +13,7 @@ update (~lr).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,6 +97,21 @@ def test_resume_under_another_world_size(tmp_path: Path) -> None:
     diff = _max_diff(tmp_path / "straight" / "model.pt", tmp_path / "resumed" / "model.pt")
     print(f"max |w_straight - w_resumed(2→1 ranks)|: {diff:.3e}")
     assert diff <= ATOL
+
+
+def test_workbench_train_under_torchrun_records_world_size(tmp_path: Path) -> None:
+    """The real command: ``torchrun --nproc-per-node 2 -m workbench.cli train``; rank 0 writes the folder."""
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("model: basicvsr-uni\nmodel_args: {num_feat: 4, num_block: 1}\n"
+                   "train: {steps: 2, batch_size: 2, patch_size: 16, clip_frames: 3, log_every: 1}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    r = subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "workbench.cli", "train",
+                        "--config", str(cfg), "--out", str(tmp_path / "out")], cwd=REPO_ROOT, env=env,
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert prov["distributed"] == {"world_size": 2, "backend": "gloo", "batchnorm": "none"}
+    assert (tmp_path / "out" / "model.pt").is_file()
 
 
 def test_shard_rule_and_batch_check() -> None:
