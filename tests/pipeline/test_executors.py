@@ -99,3 +99,25 @@ def test_local_executor_runs_one_tiny_cell_then_publishes(isolated: Path, monkey
     assert Path(by_stage[("basicvsr", "train")]["log"]).is_file()
     jobs = json.loads((executors.jobs_dir(spec_id, "tiny") / "jobs.json").read_text())
     assert [j["stage"] for j in jobs["basicvsr"]["jobs"]] == ["train", "eval"]
+
+
+def test_status_reads_failed_and_running_jobs(isolated: Path) -> None:
+    import os
+    import pickle
+
+    path = _spec(isolated)
+    folder = isolated / "jobfolder"
+    folder.mkdir()
+    with (folder / "111_0_result.pkl").open("wb") as fh:
+        pickle.dump(("error", "Traceback ... RuntimeError: boom"), fh)
+    call = next(c for c in executors.calls_for(str(path), "tiny", data_root=None, device="cpu", overrides=None)
+                if c.name == "basicvsr")
+    record = {"folder": str(folder), "stdout": str(folder / "log.out"), "stderr": "e"}
+    jobs = {"basicvsr": {"executor": "local", "key": executors.cell_dir(call).name,
+                         "jobs": [{**record, "stage": "train", "job_id": "111"},
+                                  {**record, "stage": "eval", "job_id": str(os.getpid())}]}}
+    executors._write_jobs("tinyexec", "tiny", jobs)
+    rows = {(r["cell"], r["stage"]): r for r in executors.status(str(path), "tiny")}
+    assert rows[("basicvsr", "train")]["state"] == "failed"
+    assert rows[("basicvsr", "eval")]["state"] == "running" and rows[("basicvsr", "eval")]["job_id"] == str(os.getpid())
+    assert rows[("noisy-input", "-")]["state"] == "in-process"

@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -136,9 +137,18 @@ def plan(spec_id: str, profile: str, *, device: str = "cpu", batch: int | None =
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
+
+
 def device_label(device: str) -> str:
     info = device_info(device)
-    return str(info.get("cuda_device") or f"{info['cpu']} ({info['torch_threads']} torch threads)")
+    cpu = _cpu_model() or str(info["cpu"])
+    return str(info.get("cuda_device") or f"CPU {cpu} ({info['torch_threads']} torch threads)")
 
 
 def summary_lines(df: pd.DataFrame, device: str) -> list[str]:
@@ -150,8 +160,8 @@ def summary_lines(df: pd.DataFrame, device: str) -> list[str]:
             f"{df['table'].iloc[0]}/{df['profile'].iloc[0]}: {df['device_hours'].sum():.4g} device-hours over "
             f"{len(df)} training cells; longest cell {df['wall_hours'].max():.4g} h wall-clock at its GPUs per job",
             f"executor would submit {int(df['jobs'].sum())} jobs ({len(df)} training + {len(df)} evaluation), "
-            f"up to {gpus} GPUs at once (training jobs of {', '.join(map(str, sorted(set(df['gpus_per_job']))))} "
-            "GPUs; evaluation jobs 1 each)"]
+            f"up to {gpus} GPUs at once (GPUs per training job: "
+            f"{', '.join(map(str, sorted(set(df['gpus_per_job']))))}; evaluation jobs: 1 task each)"]
 
 
 __all__ = ["PLAN_COLUMNS", "plan", "summary_lines", "time_training_step"]
