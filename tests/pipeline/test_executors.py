@@ -93,7 +93,7 @@ def test_local_executor_runs_one_tiny_cell_then_publishes(isolated: Path, monkey
     assert trained["notes"]["train"]["distributed"] == {"world_size": 2, "backend": "gloo", "batchnorm": "none"}
     rows = executors.status(str(path), "tiny")
     by_stage = {(r["cell"], r["stage"]): r for r in rows}
-    assert by_stage[("noisy-input", "-")]["state"] == "done"
+    assert by_stage[("noisy-input", "-")]["state"] == "in-process"
     assert by_stage[("basicvsr", "train")]["state"] == "done"
     assert by_stage[("basicvsr", "eval")]["state"] == "done"
     assert Path(by_stage[("basicvsr", "train")]["log"]).is_file()
@@ -110,10 +110,8 @@ def test_status_reads_failed_and_running_jobs(isolated: Path) -> None:
     folder.mkdir()
     with (folder / "111_0_result.pkl").open("wb") as fh:
         pickle.dump(("error", "Traceback ... RuntimeError: boom"), fh)
-    call = next(c for c in executors.calls_for(str(path), "tiny", data_root=None, device="cpu", overrides=None)
-                if c.name == "basicvsr")
     record = {"folder": str(folder), "stdout": str(folder / "log.out"), "stderr": "e"}
-    jobs = {"basicvsr": {"executor": "local", "key": executors.cell_dir(call).name,
+    jobs = {"basicvsr": {"executor": "local", "key": "0" * 20,
                          "jobs": [{**record, "stage": "train", "job_id": "111"},
                                   {**record, "stage": "eval", "job_id": str(os.getpid())}]}}
     executors._write_jobs("tinyexec", "tiny", jobs)

@@ -65,9 +65,9 @@ def jobs_dir(spec_id: str, profile: str) -> Path:
     return runs_root() / "jobs" / spec_id / profile
 
 
-def cell_dir(call: CellCall) -> Path:
-    """The runner's cache folder of the cell (``runs/cells/<kind>/<key[:20]>``, see the runner)."""
-    return runs_root() / "cells" / call.kind_id / _key(call)[:20]
+def cell_dir(kind_id: str, key: str) -> Path:
+    """The runner's cache folder of a cell (``runs/cells/<kind>/<key[:20]>``, see the runner)."""
+    return runs_root() / "cells" / kind_id / key[:20]
 
 
 def _probe(call: CellCall) -> RunContext:
@@ -206,13 +206,16 @@ def run_with_executor(spec_id: str, profile: str, executor: str, *, data_root: P
     jobs = _read_jobs(spec.id, profile)
     submitted, pending = [], []
     for call in calls_for(spec_id, profile, data_root=data_root, device=device, overrides=overrides):
-        if not trains(call) or (cell_dir(call) / "done.json").exists():
+        if not trains(call):
+            continue
+        key = _key(call)  # hashes the cell's inputs (dataset checksums): once per cell
+        if (cell_dir(call.kind_id, key) / "done.json").exists():
             continue
         if any(s in ("queued", "running") for s in _states(jobs.get(call.name, {}), executor)):
             pending.append(call.name)
             continue
         train_job, eval_j = submit_cell(call, resources[call.name], executor)
-        jobs[call.name] = {"executor": executor, "key": _key(call)[:20],
+        jobs[call.name] = {"executor": executor, "key": key[:20],
                            "jobs": [_record(train_job, "train"), _record(eval_j, "eval")]}
         _write_jobs(spec.id, profile, jobs)
         submitted.append(eval_j)
@@ -250,17 +253,20 @@ def _states(entry: dict[str, Any], executor: str) -> list[str]:
 
 def status(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
            overrides: dict[str, Any] | None = None) -> list[dict[str, str]]:
-    """One row per cell and job: cell, stage, state (queued / running / done / failed / not submitted /
-    in-process), job id and log path. A cell whose ``done.json`` exists is done whatever its jobs say."""
+    """One row per cell and job: cell, stage, state (queued / running / done / failed; ``not submitted`` for a
+    training cell without jobs, ``in-process`` for a cell run at publication), job id and log path. A
+    submitted cell whose ``done.json`` exists is done whatever its jobs say. Cheap: it reads the keys
+    recorded at submission and hashes no dataset (the jobs of the last submission are shown, even if the
+    spec changed since)."""
     jobs = _read_jobs(load_spec(spec_id).id, profile)
     rows: list[dict[str, str]] = []
     for call in calls_for(spec_id, profile, data_root=data_root, device=device, overrides=overrides):
-        done = (cell_dir(call) / "done.json").exists()
         entry = jobs.get(call.name)
-        if entry is None or entry.get("key") != _key(call)[:20]:
-            state = "done" if done else ("not submitted" if trains(call) else "in-process")
+        if entry is None:
+            state = "not submitted" if trains(call) else "in-process"
             rows.append({"cell": call.name, "stage": "-", "state": state, "job_id": "-", "log": "-"})
             continue
+        done = (cell_dir(call.kind_id, entry["key"]) / "done.json").exists()
         for record, state in zip(entry["jobs"], _states(entry, entry["executor"]), strict=True):
             rows.append({"cell": call.name, "stage": record["stage"], "state": "done" if done else state,
                          "job_id": record["job_id"], "log": record["stdout"]})
