@@ -47,7 +47,7 @@ from workbench.models.warp import flow_warp
 #: Output head on the final features (all keep the input resolution):
 #: ``"min"`` = ``conv_last`` (C→3);
 #: ``"hr"`` = ``lrelu(conv_hr)`` (C→C) then ``conv_last`` — the default; with it BasicVSR++-uni matches the
-#: NCFL paper's FLOPs (see ``shared/reference/complexity.md``);
+#: NCFL paper's FLOPs (see ``docs/complexity.md``);
 #: ``"up64"`` = ``lrelu(upconv1)``, ``lrelu(upconv2)`` (C→C each, no pixel shuffle), ``lrelu(conv_hr)``,
 #: ``conv_last``: the super-resolution tail with the shuffles removed.
 #: Head parameters at C=64: "min" 1,731; "hr" 38,659; "up64" 112,515. The original ×4 tail is 64 channels

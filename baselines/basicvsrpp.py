@@ -10,7 +10,7 @@ Architecture and checkpoint key layout read from XPixelGroup/BasicSR ``basicsr/a
 that layout (``feat_extract.main.*``, ``deform_align.<branch>.{weight,bias,conv_offset.*}``,
 ``backbone.<branch>.main.*``, ``reconstruction.main.*``, ``conv_hr``, ``conv_last``).
 
-Denoising variants (NCFL paper, Tables 1/8; see ``shared/reference/complexity.md``):
+Denoising variants (NCFL paper, Tables 1/8; see ``docs/complexity.md``):
 
 - the input-resolution configuration of the super-resolution network (``feat_extract`` = conv + 5
   residual blocks, flows at full resolution), with the ×4 tail replaced by a :data:`~baselines.basicvsr.Head`

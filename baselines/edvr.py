@@ -7,7 +7,7 @@ Cascading and Deformable (PCD) alignment with modulated deformable convolutions 
 Spatial Attention (TSA) fusion (eq. 5), a residual-block reconstruction trunk, ×4 pixel-shuffle
 up-sampling and a global residual. The NCFL paper (CVPR 2022, Table 1) compares against EDVR for
 denoising; its FLOPs match the EDVR-L deblurring configuration (``"L-deblur"``, see
-``shared/reference/complexity.md``).
+``docs/complexity.md``).
 
 Architecture and checkpoint key layout read from XPixelGroup/BasicSR ``basicsr/archs/edvr_arch.py`` and
 ``arch_util.py`` (commit 8d56e3a045f9fb3e1d8872f92ee4a4f07f886b0a); the code is written for the workbench.

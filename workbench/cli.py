@@ -201,7 +201,7 @@ def cmd_results_list(a: argparse.Namespace) -> int:
 
 
 def cmd_pretrain_spynet(a: argparse.Namespace) -> int:
-    from workbench.train.motion_prior import pretrained_spynet, read_report
+    from workbench.train.motion_prior import pretrained_spynet, read_report  # lazy: keeps `workbench --help` fast
 
     weights = pretrained_spynet(device=a.device, progress=True, force=a.force)
     r = read_report(weights)
@@ -213,6 +213,60 @@ def cmd_pretrain_spynet(a: argparse.Namespace) -> int:
     print(f"noisy frames: {by_sigma}")
     print(weights)
     return 0
+
+
+class _PluginAction(argparse.Action):
+    """``--plugin MODULE[:FACTORY]``: import the user's model module while the arguments are parsed, so the
+    ids it registers are known to the command (a bad plugin is a usage error, exit status 2)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from workbench.plugins import load_plugin  # lazy: keeps `workbench --help` fast
+
+        try:
+            load_plugin(str(values))
+        except WorkbenchError as exc:
+            parser.error(str(exc))
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+
+
+def add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action=_PluginAction, metavar="MODULE[:FACTORY]",
+                        help="import a user model module (repeatable); see docs/plugins.md")
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from workbench.pipeline.external import evaluate_checkpoint  # lazy: keeps `workbench --help` fast
+
+    over = _overrides(a.set)
+    unknown = sorted(set(over) - {"evaluate"})
+    if unknown:
+        raise WorkbenchError(f"--set {', '.join(unknown)}: eval only takes evaluate.* overrides")
+    s = evaluate_checkpoint(a.model, table=a.table, profile=a.profile, checkpoint=a.checkpoint, fmt=a.format,
+                            model_args=_overrides(a.model_arg), method=a.method, overrides=over.get("evaluate"),
+                            device=a.device, data_root=Path(a.data_root) if a.data_root else None,
+                            frames_dir=Path(a.save_frames) if a.save_frames else None, notebook=not a.no_notebook)
+    print(f"{a.table}/{a.profile}: {s.version_dir} ({'reused' if s.reused else 'ran'} the eval cell)"
+          + (f"; frames in {s.frames_dir}" if s.frames_dir else ""))
+    return 0
+
+
+def add_eval_parser(sub: Any) -> None:
+    e = sub.add_parser("eval", help="evaluate one model (zoo id or plugin) with a checkpoint under a table's "
+                       "protocol; publishes a version beside the workbench's rows and the paper's")
+    e.add_argument("model", help="model id: a zoo id, an entry-point id or module:factory")
+    e.add_argument("--checkpoint", default=None, help="weights file (none: the model's initial weights)")
+    e.add_argument("--format", default="plain", choices=["plain", "basicsr", "mmagic", "fastdvdnet"])
+    e.add_argument("--table", default="table1", help="the table whose protocol and reported numbers apply")
+    e.add_argument("--profile", default="smoke")
+    e.add_argument("--method", default=None, help="method name in the results (default: the model id)")
+    e.add_argument("--model-arg", action="append", help="constructor argument key=value (YAML value)")
+    e.add_argument("--set", action="append", help="evaluate.key=value override of the protocol (recorded)")
+    e.add_argument("--save-frames", default=None, metavar="DIR", help="write the restored frames (8-bit PNG)")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--no-notebook", action="store_true")
+    add_plugin_option(e)
+    e.set_defaults(func=cmd_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None)
     t.add_argument("--resume", action="store_true")
     t.add_argument("--device", default="cpu")
+    add_plugin_option(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("run", help="run one pipeline spec (pipelines/<spec>.yaml)")
@@ -243,9 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", help="override a cell key for every cell, key.sub=value")
     r.add_argument("--device", default="cpu")
     r.add_argument("--no-notebook", action="store_true")
+    add_plugin_option(r)
     r.add_argument("--executor", default="inprocess", choices=["inprocess", "local", "slurm"],
                    help="where training cells run: this process (default), submitit's local executor, or SLURM")
     r.set_defaults(func=cmd_run)
+    add_eval_parser(sub)
 
     st = sub.add_parser("status", help="jobs of a spec's cells: queued, running, done or failed, ids and logs")
     st.add_argument("spec")

@@ -21,6 +21,7 @@ from workbench.models.base import RestorationModel
 from workbench.models.ncfl.model import NCFL, NCFLBi
 from workbench.models.ncfl.presets import ncfl_model
 from workbench.models.reference import NoisyInput
+from workbench.plugins import resolve
 from workbench.registry import MODELS
 
 MODELS.add("noisy-input", NoisyInput)
@@ -38,9 +39,10 @@ MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|ad
 def build_model(model_id: str, args: dict[str, Any], *, seed: int, where: str) -> RestorationModel:
     """Construct registry model ``model_id`` with typed keyword ``args``; weights initialised from ``seed``.
 
-    ``where`` names the config that asked for it (``file: key``) in the one-line error raised when the
-    constructor rejects an argument or the object is not a :class:`RestorationModel`."""
-    ctor = MODELS.get(model_id)
+    ``model_id`` may also name a plugin (an entry point of ``ncfl_workbench.models`` or ``module:factory``,
+    see :mod:`workbench.plugins`). ``where`` names the config that asked for it (``file: key``) in the
+    one-line error raised when the constructor rejects an argument or the object is not a :class:`RestorationModel`."""
+    ctor = resolve(model_id, where=where)
     torch.manual_seed(seed)
     try:
         model = ctor(**args)

@@ -5,10 +5,12 @@ Layer order, lowest first (a module may import its own layer or a lower one, nev
 0. base — ``errors``, ``paths``, ``atomic``, ``locks``, ``config``, ``registry``, ``ffmpeg``, ``provenance``,
    ``checkpoint``, ``context`` (no workbench import above them);
 1. ``data`` → 2. ``degrade`` → 3. ``ops`` → 4. ``models`` → 5. ``baselines`` → 6. ``zoo`` (the model registry,
-   filled from models and baselines) → 7. ``codec`` (the learned codec and x265) → 8. ``store`` (versioned
+   filled from models and baselines; ``plugins`` adds user models, ``checkpoint_formats`` loads files into
+   them) → 7. ``codec`` (the learned codec and x265) → 8. ``store`` (versioned
    results, reported numbers) → 9. ``evaluate`` (metrics, streaming inference, complexity, studies) →
    10. ``train`` (validation uses evaluation) → 11. ``report`` (figures from the store) → 12. ``pipeline``
-   (cells, runner: trains, evaluates, publishes, renders) → 13. ``reproduce`` → 14. ``cli``.
+   (cells, runner: trains, evaluates, publishes, renders) → 13. ``reproduce`` → 14. ``api`` (the notebook user's
+   functions) → 15. ``cli``.
 
 Also: no cycle between modules, and no import inside a function unless the line (or the one above it)
 carries a comment saying why (e.g. ``# lazy: keeps workbench --help fast``).
@@ -24,8 +26,9 @@ LAYERS: list[set[str]] = [
     {"workbench", "workbench.errors", "workbench.paths", "workbench.atomic", "workbench.locks", "workbench.config",
      "workbench.registry", "workbench.ffmpeg", "workbench.provenance", "workbench.checkpoint", "workbench.context"},
     {"workbench.data"}, {"workbench.degrade"}, {"workbench.ops"}, {"workbench.models"}, {"baselines"},
-    {"workbench.zoo"}, {"workbench.codec"}, {"workbench.store"}, {"workbench.evaluate"}, {"workbench.train"},
-    {"workbench.report"}, {"workbench.pipeline"}, {"workbench.reproduce"}, {"workbench.cli"},
+    {"workbench.zoo", "workbench.plugins", "workbench.checkpoint_formats"},
+    {"workbench.codec"}, {"workbench.store"}, {"workbench.evaluate"}, {"workbench.train"},
+    {"workbench.report"}, {"workbench.pipeline"}, {"workbench.reproduce"}, {"workbench.api"}, {"workbench.cli"},
 ]
 
 

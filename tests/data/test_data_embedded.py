@@ -109,7 +109,8 @@ def test_catalog_and_checksums(cache_a: Path) -> None:
     manifest = embedded.manifest_checksums("embedded-test")
     assert len(sums) == 3 * len(seqs) and all(manifest[k] == v for k, v in sums.items())
     assert check_dataset("embedded-test", None) == []
-    with pytest.raises(ConfigError, match="known: davis2017-train, embedded-test, embedded-train, set8"):
+    known = "known: davis2017-train, embedded-test, embedded-train, set8, spynet-weights"
+    with pytest.raises(ConfigError, match=known):
         open_dataset("set9")
     with pytest.raises(ConfigError, match="no sequence"):
         embedded.embedded_flow("embedded-test", "nope")

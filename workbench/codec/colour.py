@@ -1,6 +1,6 @@
 """RGB ↔ Y'CbCr 4:2:0 conversion, written here so the codec study controls it (not ffmpeg's swscale).
 
-Conventions (protocols.md §6, DCVC-DC ``src/transforms/functional.py``):
+Conventions (docs/protocols.md §6, DCVC-DC ``src/transforms/functional.py``):
 
 - RGB frames are float ``(H, W, 3)`` in ``[0, 1]`` (gamma-encoded R'G'B', as stored in the PNGs);
 - luma ``Y' = Kr·R + Kg·G + Kb·B`` with ``(Kr, Kb) = (0.2126, 0.0722)`` for BT.709 and

@@ -1,6 +1,6 @@
 """x265 (HEVC) through ffmpeg, with our own raw ``yuv420p`` input and the exact command recorded.
 
-Protocol (user-needs N9, protocols.md §6):
+Protocol (user-needs N9, docs/protocols.md §6):
 
 - input: a raw 8-bit planar ``yuv420p`` file written by :mod:`workbench.codec.yuvio` from our colour
   conversion (:mod:`workbench.codec.colour`), so ffmpeg's swscale never touches the colours;

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data import davis, embedded, set8
+from workbench.data import davis, embedded, set8, weights
 from workbench.data.readers import sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
@@ -51,6 +51,14 @@ DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_dav
                                              check=lambda root, deep: davis.check_davis(root, deep=deep)))
 for _split in embedded.SPLITS:
     DATASETS.add(_split, _embedded_entry(_split))
+
+
+def _not_a_dataset(root: Path, n: int | None) -> list[Sequence]:
+    raise ConfigError("spynet-weights is a weights folder, not a dataset; use it as train.motion.init: data-root")
+
+
+# checked like a dataset (``workbench data check spynet-weights``), never opened as one
+DATASETS.add("spynet-weights", DatasetEntry(open=_not_a_dataset, check=weights.check_spynet_weights))
 DATASET_NAMES = tuple(DATASETS.names())
 
 

@@ -1,4 +1,4 @@
-"""DAVIS-2017 trainval 480p: the training set of the AWGN denoising protocol (protocols.md §1.1, §1.6).
+"""DAVIS-2017 trainval 480p: the training set of the AWGN denoising protocol (docs/protocols.md §1.1, §1.6).
 
 90 sequences, 6208 frames, all 854×480 (W×H), frames ``%05d.jpg`` from ``00000``: 8-bit RGB JPEG is the
 dataset's own format (declared in :data:`FRAMES`); a frame of another type or pixel format is refused.

@@ -1,6 +1,6 @@
 """Raw Bayer frames: packing a mosaic into 4 half-resolution planes and normalising sensor values.
 
-Used for real raw video denoising (CRVD, SRVD; paper Sec. 4, RViDeNet/EMVD protocol, protocols.md §2).
+Used for real raw video denoising (CRVD, SRVD; paper Sec. 4, RViDeNet/EMVD protocol, docs/protocols.md §2).
 
 Packing. A Bayer mosaic ``raw`` ``(H, W)`` (H, W even) with 2×2 pattern ``pattern`` (the colours of the
 top-left 2×2 block read row by row: ``"GBRG"`` = G B / R G, the CRVD sensor) becomes ``(H/2, W/2, 4)``.

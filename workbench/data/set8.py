@@ -1,4 +1,4 @@
-"""Set8: the FastDVDnet test set (8 sequences, 960×540), protocols.md §1.2 and §1.6.
+"""Set8: the FastDVDnet test set (8 sequences, 960×540), docs/protocols.md §1.2 and §1.6.
 
 Accepted layouts under the data root (``$WORKBENCH_DATA`` or ``--data-root``):
 
@@ -9,7 +9,7 @@ Accepted layouts under the data root (``$WORKBENCH_DATA`` or ``--data-root``):
 Frames are 8-bit RGB PNG (the benchmark's lossless frames; a JPEG, 16-bit, grey, RGBA or palette frame is
 refused by name), read in FastDVDnet order (digits of the file name); a sequence of fewer than
 ``MIN_FRAMES`` frames is refused. The evaluation protocol reads at most 85 frames per sequence
-(``max_frames=85``, FloRNN/BSVD; protocols.md §1.2).
+(``max_frames=85``, FloRNN/BSVD; docs/protocols.md §1.2).
 """
 
 from __future__ import annotations

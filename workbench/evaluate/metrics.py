@@ -1,4 +1,4 @@
-"""PSNR and SSIM on RGB frames in [0, 1] and the averaging protocol (protocols.md §1.4).
+"""PSNR and SSIM on RGB frames in [0, 1] and the averaging protocol (docs/protocols.md §1.4).
 
 Defaults follow FastDVDNet / FloRNN: float32 RGB, data range 1.0, no border crop, the restored frame
 clamped to [0, 1], no uint8 rounding; SSIM with an 11×11 Gaussian window (σ = 1.5), K1 = 0.01,

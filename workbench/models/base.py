@@ -14,9 +14,9 @@ Temporal modes (class attribute ``temporal_mode``):
 - ``"recurrent"``: uni-directional. ``step(frame, state, noise_map)`` returns ``(restored, new_state)``;
   ``forward(clip)`` loops ``step`` and returns ``(N, T, C, H, W)``. Streaming inference carries the state,
   so memory is constant in sequence length.
-- ``"clip"``: bi-directional. ``forward(clip)`` returns ``(N, T, C, H, W)``. Streaming inference processes
-  chunks of ``chunk_len`` frames with ``chunk_overlap`` frames of context on each side; the rule is
-  recorded with the results.
+- ``"clip"``: bi-directional. ``forward(clip)`` returns ``(N, T, C, H, W)``. Streaming inference runs the
+  whole sequence in one pass, or (to bound memory) chunks of ``chunk_len`` frames with ``chunk_overlap``
+  frames of context on each side; the rule is recorded with the results.
 
 A model whose training loss has an extra term (NCFL's cross-entropy, eq. 4) returns a
 :class:`RestorationOutput` from ``forward`` with ``aux`` holding named scalar tensors; the training loop

@@ -4,8 +4,8 @@ encoder (GDN) and decoder (inverse GDN), and by the learned codec of the motivat
 ``y_i = x_i / sqrt(beta_i + sum_j gamma_ij * x_j^2)`` (GDN) and ``y_i = x_i * sqrt(...)`` (IGDN).
 ``beta`` (C,) > 0 and ``gamma`` (C, C) >= 0 are kept positive by a lower-bounded, squared
 re-parameterisation (``param = sqrt(max(value, bound) + pedestal)``) with the pedestal 2^-36, as in
-the reference codecs (see shared/seeds reading notes); ``gamma`` starts at ``gamma_init * I`` and ``beta``
-at 1. Input and output: ``(N, C, H, W)``, any real range.
+the reference codecs; ``gamma`` starts at ``gamma_init * I`` and ``beta`` at 1.
+Input and output: ``(N, C, H, W)``, any real range.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Evaluation is :func:`workbench.evaluate.restoration.evaluate_model` (rows and protocol card described
 there). Training runs are cached by (model, args, seed, init checkpoint, recipe, code, training data), not
-by cell (:func:`train_dir`), so cells that only differ in evaluation (σ list, frames) — and identical rows
-of different tables — share one trained model.
+by cell (:func:`train_dir`; a plugin model's source files are part of the key), so cells that only differ
+in evaluation (σ list, frames) — and identical rows of different tables — share one trained model.
 
 :func:`train_only` is the training half alone, run on every rank of a data-parallel job by a cluster
 executor (:mod:`workbench.pipeline.executors`); rank 0 records the run's parallelism in
@@ -23,13 +23,16 @@ import yaml
 
 from workbench import atomic, provenance
 from workbench.checkpoint import load_weights
+from workbench.checkpoint_formats import CheckpointRef, as_ref, load_checkpoint
 from workbench.config import config_hash, to_mapping
 from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.data.sequence import Sequence
+from workbench.errors import CheckpointError
 from workbench.evaluate.restoration import EvalSpec, evaluate_model
 from workbench.locks import file_lock
 from workbench.pipeline.cells import CellKind
+from workbench.plugins import model_code_hash
 from workbench.train.distributed import DistInfo, describe, rank_device
 from workbench.train.loop import last_log_row, train
 from workbench.train.motion import init_motion, motion_weights, sha256_of
@@ -44,7 +47,9 @@ class RestorationCell:
     model: str
     model_args: dict[str, Any] = field(default_factory=dict)
     train: TrainSpec | None = None
-    checkpoint: str | None = None
+    #: weights loaded before training/evaluation: a plain state-dict file, or ``{path: FILE, format: basicsr}``
+    #: (formats: :data:`workbench.checkpoint_formats.FORMATS`)
+    checkpoint: str | CheckpointRef | None = None
     evaluate: EvalSpec = field(default_factory=EvalSpec)
     label: str = ""
     seed: int = 0
@@ -60,8 +65,12 @@ def _inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
     for name in sorted(names):
         seqs = _open(name, ctx, None, None)
         out.update({f"{name}/{k}": v for k, v in dataset_checksums(seqs).items()})
-    if p.checkpoint:
-        out["checkpoint"] = hashlib.sha256(Path(p.checkpoint).read_bytes()).hexdigest()
+    ref = as_ref(p.checkpoint)
+    if ref is not None:
+        path = Path(ref.path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: checkpoint not found; pass the path of a .pth/.pt file")
+        out["checkpoint"] = hashlib.sha256(path.read_bytes()).hexdigest()
     if p.train is not None:
         weights = motion_weights(p.train.motion, root=ctx.data_root)
         if weights is not None:
@@ -75,8 +84,9 @@ def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     train_inputs = {k: v for k, v in ctx.input_checksums.items()
                     if k.startswith(p.train.dataset + "/") or k in ("checkpoint", "motion_init")}
     key = config_hash({"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
-                       "code": provenance.code_hash(), "inputs": train_inputs})
-    return train_run_dir(p.model, key)
+                       "code": provenance.code_hash(), "inputs": train_inputs,
+                       **({"plugin_code": h} if (h := model_code_hash(p.model)) else {})})
+    return train_run_dir(p.model.replace(":", "-"), key)
 
 
 def _train(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
@@ -121,8 +131,9 @@ def train_only(p: RestorationCell, ctx: RunContext, parallel: DistInfo | None = 
     """Train the cell's model (or find it trained) without evaluating: a cluster executor's training job,
     run on every rank; ``{}`` for a cell that does not train."""
     model = build_model(p.model, p.model_args, seed=p.seed, where=f"{ctx.spec_id}:{ctx.profile}:{ctx.cell_name}")
-    if p.checkpoint:
-        load_weights(p.checkpoint, model)
+    ref = as_ref(p.checkpoint)
+    if ref is not None:
+        load_checkpoint(p.model, model, ref)
     if p.train is None or not any(True for _ in model.parameters()):
         return {}
     return _train(p, model, ctx, parallel)
@@ -135,8 +146,9 @@ ROW_TRAIN_FIELDS = ("step", "loss", "zero_bin_share", "q_mean", "sigma_mean", "b
 def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]:
     where = f"{ctx.spec_id}:{ctx.profile}:{ctx.cell_name}"
     model = build_model(p.model, p.model_args, seed=p.seed, where=where)
-    if p.checkpoint:
-        load_weights(p.checkpoint, model)
+    ref = as_ref(p.checkpoint)
+    if ref is not None:
+        ctx.notes["checkpoint"] = load_checkpoint(p.model, model, ref)
     train_cols: dict[str, Any] = {}
     if p.train is not None and any(True for _ in model.parameters()):
         ctx.notes["train"] = summary = _train(p, model, ctx)

@@ -2,7 +2,8 @@
 
 Cell cache: ``runs/cells/<kind>/<key>/`` with ``rows.csv`` and ``done.json`` written last (atomically).
 The key hashes the kind, the typed params (minus display-only fields ``method`` and ``label``), the
-code hash of ``workbench/`` + ``baselines/`` and the input checksums, so the same model trained for two
+code hash of ``workbench/`` + ``baselines/``, the source hash of a plugin model
+(:func:`workbench.plugins.model_code_hash`) and the input checksums, so the same model trained for two
 tables is trained once, and any change of config, code or data reruns the cell. ``work/`` keeps a
 killed cell's checkpoints so the rerun resumes.
 
@@ -30,6 +31,7 @@ from workbench.context import RunContext
 from workbench.paths import runs_root
 from workbench.pipeline.kinds import CELL_KINDS
 from workbench.pipeline.spec import expand, load_spec, recipes_path
+from workbench.plugins import models_code_hash
 from workbench.report.notebook import run_notebook
 from workbench.store import reported, versions
 
@@ -51,9 +53,20 @@ def _key_params(params: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in DISPLAY_FIELDS}
 
 
+def _plugin_code(params: Any) -> dict[str, str]:
+    """``{model id: hash}`` of the user (plugin) code behind the cell's ``model`` / ``models``."""
+    model = getattr(params, "model", None)
+    ids = [model] if isinstance(model, str) else list(getattr(params, "models", None) or [])
+    return models_code_hash(i for i in ids if isinstance(i, str))
+
+
 def cell_key(kind_id: str, params: Any, inputs: dict[str, str]) -> str:
+    """Hash of kind, key params, code and inputs; plugin models add their source files' hash, built-in
+    models add nothing (so their keys do not move)."""
+    plugin = _plugin_code(params)
     payload = json.dumps({"kind": kind_id, "params": _key_params(params), "code": provenance.code_hash(),
-                          "inputs": inputs}, sort_keys=True, default=str)
+                          "inputs": inputs, **({"plugin_code": plugin} if plugin else {})},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -142,13 +142,15 @@ def scatter(table: pd.DataFrame, measured: pd.DataFrame, reported: pd.DataFrame,
     return path
 
 
-#: why a measured count may differ from the paper's (from shared/reference/complexity.md; words, no numbers)
+#: why a measured count may differ from the paper's (from docs/complexity.md; words, no numbers)
 GAP_NOTES = {
     "basicvsr-uni": "not derivable from public code: the paper's denoising variant differs in undocumented details "
-                    "(implies ~+119 GMAC per propagation branch; complexity.md §2); treat the paper value as reported",
-    "basicvsr-bi": "not derivable from public code: same per-branch residual as the uni variant (complexity.md §2)",
+                    "(implies ~+119 GMAC per propagation branch; docs/complexity.md §2); "
+                    "treat the paper value as reported",
+    "basicvsr-bi": "not derivable from public code: same per-branch residual as the uni variant "
+                   "(docs/complexity.md §2)",
     "basicvsrpp-bi": "not derivable from public code: ~+119 GMAC per branch over the full-resolution 4-branch "
-                     "configuration, while the uni variant matches (complexity.md §2)",
+                     "configuration, while the uni variant matches (docs/complexity.md §2)",
     "edvr": "EDVR-L deblur configuration, counted at 960x544 (hr_in needs multiples of 16)",
 }
 

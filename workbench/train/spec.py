@@ -100,10 +100,10 @@ class TrainSpec:
         _positive("lr_gamma", self.lr_gamma)
         if self.grad_clip is not None:
             _positive("grad_clip", self.grad_clip, hint=" (or null for no clipping)")
-        for key, value in (("sigma_min", self.sigma_min), ("sigma_max", self.sigma_max),
-                           ("val_sigma", self.val_sigma)):
-            if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{key}: noise σ must be finite and ≥ 0 (0–255 scale), got {value}")
+        for key, sig in (("sigma_min", self.sigma_min), ("sigma_max", self.sigma_max),
+                         ("val_sigma", self.val_sigma)):
+            if not math.isfinite(sig) or sig < 0:
+                raise ConfigError(f"{key}: noise σ must be finite and ≥ 0 (0–255 scale), got {sig}")
         if self.sigma_max < self.sigma_min:
             raise ConfigError(f"sigma_max {self.sigma_max} < sigma_min {self.sigma_min}")
         _fractions("lr_milestones", self.lr_milestones, open_end=True)

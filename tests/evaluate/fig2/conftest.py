@@ -1,4 +1,4 @@
-"""Tests of workbench/evaluate/fig2: every test runs on one torch thread (fixture ``one_torch_thread`` of tests/conftest.py)."""
+"""Tests of workbench/evaluate/fig2: every test runs on one torch thread (fixture of tests/conftest.py)."""
 
 import pytest
 

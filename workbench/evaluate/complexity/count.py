@@ -1,7 +1,7 @@
 """Per-output-frame MAC counts of a restoration model in two conventions, shape-only on the meta device.
 
 - ``macs_paper``: thop-style module hooks (:mod:`.thop_style`), main deformable convolution not counted —
-  the convention that reproduces the paper's baseline numbers (complexity.md §1).
+  the convention that reproduces the paper's baseline numbers (docs/complexity.md §1).
 - ``macs_full``: every aten op (:mod:`.dispatch`, :mod:`.handlers`), deformable convolution by its closed
   form (:mod:`.deform`); ``uncounted_ops`` lists ops with no formula (must be empty).
 

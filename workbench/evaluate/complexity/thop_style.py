@@ -1,4 +1,4 @@
-"""The paper's counting convention: thop-style MACs from module hooks (complexity.md §1).
+"""The paper's counting convention: thop-style MACs from module hooks (docs/complexity.md §1).
 
 Rules (those of thop 0.1.1, the tool that reproduces the paper's baseline numbers), applied by *exact*
 module type, as thop does — a module of any other type contributes nothing itself but its

@@ -32,10 +32,12 @@ normalised raw; ``noise_map`` ``(N, K, H, W)`` (or
 
 Calibration. The paper gives no widths; they were chosen so that the defaults cost what Tables 1 and 8
 report (771 and 1522 GFLOPs) under the convention that reproduces the paper's baselines
-(shared/reference/complexity.md): 2 × thop-style MACs (``nn.Conv2d``/``nn.Linear`` multiplies) per
+(docs/complexity.md §1): 2 × thop-style MACs (``nn.Conv2d``/``nn.Linear`` multiplies) per
 960x540 output frame, steady state, SPyNet included. Defaults: U-Net (32, 64, 128, 256) with 2 CABs per
 stage and side, temporal features 32 channels, MVR 32, FA 48, codec M = 64, latent L = 64, hyper 32.
-Counted on the meta device (``workbench.models.ncfl._macs``), GMAC per frame:
+Counted per top-level module on the meta device, GMAC per frame (the workbench's counter,
+:mod:`workbench.evaluate.complexity`, gives 768.2 and 1545.1 GFLOPs in total: it also counts the
+thop-style cost of a few non-conv modules; tests/models/test_ncfl_calibration.py pins both):
 
 - uni ``Md``: SPyNet 167.01, MVR 1.87, FA 13.16, compression 26.45, restoration 175.51; total 383.99 GMAC
   = 768.0 GFLOPs (paper 771, ratio 0.996); 8.29 M parameters (SPyNet 1.44 M);
