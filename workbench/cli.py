@@ -65,12 +65,61 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    if getattr(a, "executor", "inprocess") != "inprocess":
+        return cmd_run_executor(a)
     from workbench.pipeline.runner import run_pipeline  # lazy: keeps `workbench --help` fast
 
     s = run_pipeline(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
                      overrides=_overrides(a.set), notebook=not a.no_notebook, sequences=_names(a.sequences))
     print(f"{s.spec_id}/{s.profile}: {s.version_dir} (ran {len(s.cells_run)}, reused {len(s.cells_reused)}, "
           f"{s.seconds:.0f} s)")
+    return 0
+
+
+def cmd_run_executor(a: argparse.Namespace) -> int:
+    """``workbench run SPEC --executor local|slurm``: training cells as submitit jobs (docs/scaling.md)."""
+    from workbench.pipeline.executors import run_with_executor  # lazy: keeps `workbench --help` fast
+
+    out = run_with_executor(a.spec, a.profile, a.executor, data_root=Path(a.data_root) if a.data_root else None,
+                            device=a.device, overrides=_overrides(a.set), notebook=not a.no_notebook)
+    if isinstance(out, list):
+        for r in out:
+            print(f"{r['stage']:<5}  {r['job_id']:<12}  {r['stdout']}")
+        print(f"submitted or pending: {len(out)} jobs; `workbench status {a.spec} --profile {a.profile}` "
+              "follows them, and this command publishes once every cell is done")
+        return 0
+    print(f"{out.spec_id}/{out.profile}: {out.version_dir} (ran {len(out.cells_run)}, reused "
+          f"{len(out.cells_reused)}, {out.seconds:.0f} s)")
+    return 0
+
+
+def cmd_status(a: argparse.Namespace) -> int:
+    from workbench.pipeline.executors import status  # lazy: keeps `workbench --help` fast
+
+    rows = status(a.spec, a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device)
+    cols = ("cell", "stage", "state", "job_id", "log")
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols}
+    print("  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip())
+    return 0
+
+
+def cmd_plan(a: argparse.Namespace) -> int:
+    import pandas as pd  # lazy: keeps `workbench --help` fast
+
+    from workbench import atomic  # lazy: keeps `workbench --help` fast
+    from workbench.paths import runs_root  # lazy: keeps `workbench --help` fast
+    from workbench.pipeline.plan import plan, summary_lines  # lazy: keeps `workbench --help` fast
+
+    df = plan(a.spec, a.profile, device=a.device, batch=a.batch, patch=a.patch, steps=a.steps, warmup=a.warmup)
+    out = Path(a.out) if a.out else runs_root() / "plans" / f"{Path(a.spec).stem}-{a.profile}.csv"
+    atomic.write_text(out, df.to_csv(index=False))
+    shown = df.drop(columns=["table", "profile", "device"])
+    with pd.option_context("display.width", 220, "display.max_columns", 30):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\n".join(summary_lines(df, a.device)))
+    print(f"csv: {out}")
     return 0
 
 
@@ -330,8 +379,27 @@ def build_parser() -> argparse.ArgumentParser:
     device(r)
     r.add_argument("--no-notebook", action="store_true", help="publish without running the notebook")
     add_plugin_option(r)
+    r.add_argument("--executor", default="inprocess", choices=["inprocess", "local", "slurm"],
+                   help="where training cells run: this process (default), submitit's local executor, or SLURM")
     r.set_defaults(func=cmd_run)
     add_eval_parser(sub, parser)
+
+    st = parser(sub, "status", "jobs of a spec's cells: queued, running, done or failed, ids and logs")
+    st.add_argument("spec", help="spec id (table1, …) or a path to a spec YAML")
+    st.add_argument("--profile", default="smoke", help="profile of the spec")
+    device(st)
+    st.set_defaults(func=cmd_status)
+
+    pl = parser(sub, "plan", "time a few training steps per model; device-hours per cell and table, jobs, GPUs")
+    pl.add_argument("spec", help="spec id (table1, …) or a path to a spec YAML")
+    pl.add_argument("--profile", default="full", help="profile of the spec")
+    device(pl)
+    pl.add_argument("--batch", type=int, default=None, help="time at this batch (scaled to the recipe's)")
+    pl.add_argument("--patch", type=int, default=None, help="time at this patch size in px (scaled to the recipe's)")
+    pl.add_argument("--steps", type=int, default=2, help="timed steps per model")
+    pl.add_argument("--warmup", type=int, default=1, help="untimed steps per model first")
+    pl.add_argument("--out", default=None, help="CSV path (default runs/plans/<spec>-<profile>.csv)")
+    pl.set_defaults(func=cmd_plan)
 
     n = parser(sub, "notebook", "re-run a notebook on a published version's data; publishes a new version "
                "(the given one is never modified)")

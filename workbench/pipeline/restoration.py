@@ -4,11 +4,17 @@ Evaluation is :func:`workbench.evaluate.restoration.evaluate_model` (rows and pr
 there). Training runs are cached by (model, args, seed, init checkpoint, recipe, code, training data), not
 by cell (:func:`train_dir`; a plugin model's source files are part of the key), so cells that only differ
 in evaluation (σ list, frames) — and identical rows of different tables — share one trained model.
+
+:func:`train_only` is the training half alone, run on every rank of a data-parallel job by a cluster
+executor (:mod:`workbench.pipeline.executors`); rank 0 records the run's parallelism in
+``runs/train/<...>/distributed.json`` and the cell's notes carry it (``train.distributed``) into the manifest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,7 @@ from workbench.evaluate.restoration import EvalSpec, evaluate_model, progress_wa
 from workbench.locks import file_lock
 from workbench.pipeline.cells import CellKind
 from workbench.plugins import model_code_hash
+from workbench.train.distributed import DistInfo, describe, rank_device
 from workbench.train.loop import last_log_row, train
 from workbench.train.motion import init_motion, motion_weights, sha256_of
 from workbench.train.run import train_run_dir
@@ -89,7 +96,7 @@ def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     return train_run_dir(p.model.replace(":", "-"), key)
 
 
-def _train(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
+def _train(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
     """Train ``model`` under ``p.train`` (or load the finished run); returns the training summary that
     goes into the cell's notes and, as ``train_*`` columns, into every result row."""
     assert p.train is not None
@@ -100,9 +107,14 @@ def _train(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
         load_weights(run_dir / "model.pt", model)
         summary["reused_training"] = True
         summary["last_log"] = last_log_row(run_dir / "loss.csv")
+        if (run_dir / "distributed.json").exists():
+            summary["distributed"] = json.loads((run_dir / "distributed.json").read_text())
         return summary
     run_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(run_dir / ".lock", timeout_s=0):  # two runs sharing one training folder: the second stops
+    main = parallel is None or parallel.is_main
+    # two runs sharing one training folder: the second stops; the ranks of one run share rank 0's lock
+    lock = file_lock(run_dir / ".lock", timeout_s=0) if main else contextlib.nullcontext()
+    with lock:
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(
             {"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
              "schedule": p.train.schedule(), "cell": f"{ctx.spec_id}/{ctx.profile}/{ctx.cell_name}"},
@@ -111,11 +123,27 @@ def _train(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
         train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
         val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
         result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
-                       out_dir=run_dir, resume=True, device=ctx.device, progress=progress_wanted())
+                       out_dir=run_dir, resume=True, device=rank_device(ctx.device, parallel),
+                       progress=progress_wanted(), parallel=parallel)
     summary.update({"reused_training": False, "steps": result.steps, "final_loss": result.final_loss,
                     "resumed_from": result.resumed_from, "aux_terms": result.aux_terms,
-                    "last_log": result.last_log})
+                    "last_log": result.last_log,
+                    "distributed": {**describe(parallel), "batchnorm": result.batchnorm}})
+    if main:
+        atomic.write_text(run_dir / "distributed.json", json.dumps(summary["distributed"]))
     return summary
+
+
+def train_only(p: RestorationCell, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
+    """Train the cell's model (or find it trained) without evaluating: a cluster executor's training job,
+    run on every rank; ``{}`` for a cell that does not train."""
+    model = build_model(p.model, p.model_args, seed=p.seed, where=f"{ctx.spec_id}:{ctx.profile}:{ctx.cell_name}")
+    ref = as_ref(p.checkpoint)
+    if ref is not None:
+        load_checkpoint(p.model, model, ref)
+    if p.train is None or not any(True for _ in model.parameters()):
+        return {}
+    return _train(p, model, ctx, parallel)
 
 
 #: training-log columns copied into every result row as ``train_<name>`` (empty where not logged)
@@ -149,4 +177,4 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
 
 RESTORATION_CELL = CellKind(schema=RestorationCell, run=run_restoration, inputs=_inputs)
 
-__all__ = ["RESTORATION_CELL", "RestorationCell", "EvalSpec", "run_restoration", "train_dir"]
+__all__ = ["RESTORATION_CELL", "RestorationCell", "EvalSpec", "run_restoration", "train_dir", "train_only"]

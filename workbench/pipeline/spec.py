@@ -6,6 +6,10 @@ beside the name replace the recipe's (one level of reference; recipes do not ref
 ``--set train.steps=N`` reaches every trained cell — and, since schedules are fractions of ``steps``,
 every milestone and stage too. A ``train.*`` override never gives a training spec to a cell without one
 (``train: null``, e.g. the noisy-input row).
+
+``resources`` (a profile key, and optionally a cell key or a default) declares what a cluster executor asks
+for per training job (:class:`Resources`, docs/scaling.md); it is not part of the cell's params (nor its
+cache key): the same training on one GPU or eight is the same cell.
 """
 
 from __future__ import annotations
@@ -22,6 +26,29 @@ from workbench.pipeline.kinds import CELL_KINDS
 
 
 @dataclass
+class Resources:
+    """One training job's request: ``gpus`` on one node (one data-parallel rank each; 0: a one-task CPU job),
+    ``time_min`` wall-clock minutes per job (a job that runs out requeues and resumes), SLURM ``partition``,
+    ``account`` and ``qos`` (empty: the cluster's default), ``cpus_per_task`` and ``mem_gb`` (0: default)."""
+
+    gpus: int = 1
+    time_min: int = 24 * 60
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    cpus_per_task: int = 8
+    mem_gb: int = 0
+
+    def validate(self) -> None:
+        for key in ("gpus", "mem_gb"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"resources.{key}: must be ≥ 0, got {getattr(self, key)}")
+        for key in ("time_min", "cpus_per_task"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"resources.{key}: must be at least 1, got {getattr(self, key)}")
+
+
+@dataclass
 class ProfileSpec:
     cells: list[dict[str, Any]]
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -34,6 +61,8 @@ class ProfileSpec:
     #: "pipeline check" (smoke) or "reproduction" (full protocol)
     kind: str = "pipeline check"
     description: str = ""
+    #: what a cluster executor asks for per training job; a cell's own ``resources`` keys replace these
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +149,7 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
             cell = merge(cell, applicable)
         if "train" in cell:
             cell["train"] = resolve_train(cell["train"], recipes, f"{where}.train")
+        cell.pop("resources", None)  # read by cell_resources: a request, not a parameter of the cell
         name = cell.pop("name", None)
         kind_id = cell.pop("kind", None)
         if not name or not kind_id:
@@ -133,6 +163,19 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
     if unused:
         raise ConfigError(f"--set {', '.join(unused)}: no cell of {spec.id}/{profile} has this key")
     return cells
+
+
+def cell_resources(spec: PipelineSpec, profile: str) -> dict[str, Resources]:
+    """Cell name → its :class:`Resources`: the profile's ``resources``, then the defaults', then the cell's."""
+    if profile not in spec.profiles:
+        raise ConfigError(f"{spec.path}: no profile {profile!r}; profiles: {', '.join(spec.profiles)}")
+    prof = spec.profiles[profile]
+    out: dict[str, Resources] = {}
+    for i, raw in enumerate(prof.cells):
+        where = f"{spec.path}: profiles.{profile}.cells[{i}].resources"
+        mapping = {**prof.resources, **prof.defaults.get("resources", {}), **raw.get("resources", {})}
+        out[str(raw.get("name"))] = from_mapping(Resources, mapping, where=where)
+    return out
 
 
 def _applies(key: str, cell: dict[str, Any]) -> bool:

@@ -15,6 +15,12 @@ atomically by :mod:`workbench.checkpoint` every ``checkpoint_every`` steps and a
 (:data:`LOG_FIELDS`: losses, lr, validation PSNR and the compression module's zero-bin share, q, σ and
 bpp), ``model.pt`` (final weights). A killed run restarted with ``resume=True`` continues from the last
 checkpoint and reaches bit-identical final weights on CPU. A non-finite loss stops the run with one line.
+
+Data-parallel (``parallel``, from :func:`workbench.train.distributed.from_env` under ``torchrun``): every
+rank draws the whole global batch from the one generator and trains on clips ``rank::world_size`` of it
+under DistributedDataParallel (rule and BatchNorm handling in :mod:`workbench.train.distributed`); the
+logged losses are means over ranks; only rank 0 writes ``checkpoint.pt``, ``loss.csv`` and ``model.pt``.
+Without ``parallel`` the loop is the single-process one, unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +46,15 @@ from workbench.errors import ConfigError, TrainingError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
+from workbench.train.distributed import (
+    DistInfo,
+    barrier,
+    batchnorm_rule,
+    check_batch,
+    mean_over_ranks,
+    shard,
+    wrap,
+)
 from workbench.train.sampler import ClipSampler
 from workbench.train.spec import TrainSpec
 
@@ -61,6 +76,10 @@ class TrainResult:
     last_log: dict[str, str] = field(default_factory=dict)
     #: auxiliary terms that entered the loss (the model's ``aux`` ∩ the recipe's weights)
     aux_terms: list[str] = field(default_factory=list)
+    #: data parallelism of the run (:func:`workbench.train.distributed.describe`) and its BatchNorm rule
+    world_size: int = 1
+    backend: str = "none"
+    batchnorm: str = "none"
 
 
 def _param_groups(model: RestorationModel, spec: TrainSpec) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
@@ -144,14 +163,20 @@ def train(
     device: str = "cpu",
     stop_after: int | None = None,
     progress: bool = True,
+    parallel: DistInfo | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; ``stop_after`` simulates a kill after that many steps (tests)."""
+    """Train ``model`` in place; ``stop_after`` simulates a kill after that many steps (tests); ``parallel``:
+    this process's rank in a data-parallel run (``None``: one process)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "loss.csv"
     clip_frames = model.window if model.temporal_mode == "window" else spec.clip_frames
     sampler = ClipSampler(sequences=train_sequences, clip_frames=clip_frames, patch_size=spec.patch_size,
                           augment=spec.augment)
     model.to(device).train()
+    check_batch(spec.batch_size, parallel)
+    bn_rule = batchnorm_rule(model, parallel)
+    net: nn.Module = model if parallel is None else wrap(model, parallel, device)
+    main = parallel is None or parallel.is_main
     groups, motion_params = _param_groups(model, spec)
     optim = torch.optim.Adam(groups, lr=spec.lr)
     g = torch.Generator().manual_seed(spec.seed)
@@ -170,11 +195,14 @@ def train(
     aux_terms: set[str] = set()
 
     def save_checkpoint() -> None:
+        if not main:
+            return
         save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
                             spec_hash=spec_key)
         _write_log(log_path, log_rows)
 
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=out_dir.name, leave=False, mininterval=2.0)
+    bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
+               mininterval=2.0)
     while step < total:
         lr = spec.lr_at(step)
         for group in optim.param_groups:
@@ -185,9 +213,10 @@ def train(
         clean = sampler.sample(spec.batch_size, g).to(device)
         sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
         noisy = add_training_noise(clean, sigma, g).to(device)
+        clean, sigma, noisy = shard(clean, parallel), shard(sigma, parallel), shard(noisy, parallel)
         nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
             if model.uses_noise_map else None
-        out = model(noisy, nmap)
+        out = net(noisy, nmap)
         frames = out.frames if isinstance(out, RestorationOutput) else out
         target = clean[:, clean.shape[1] // 2] if model.temporal_mode == "window" else clean
         l2 = torch.mean((frames - target) ** 2)
@@ -200,6 +229,8 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
         optim.step()
         step += 1
+        if parallel is not None:
+            loss, l2, aux = mean_over_ranks(torch.stack([loss.detach(), l2.detach(), aux.detach()]), parallel)
         last_loss = float(loss.detach())
         if not math.isfinite(last_loss):
             raise TrainingError(f"{out_dir}: loss is {last_loss} at step {step}; lower lr or set grad_clip "
@@ -209,7 +240,7 @@ def train(
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
                    "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
                    "noise_sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": "", **_stats(out)}
-            if spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
+            if main and spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
             bar.set_postfix(loss=f"{last_loss:.4g}")
@@ -221,7 +252,10 @@ def train(
     model_path = out_dir / "model.pt"
     for prm in motion_params:
         prm.requires_grad_(True)
-    if step >= total:
+    if step >= total and main:
         save_weights(model_path, model)
+    barrier(parallel)  # every rank returns once rank 0 has published the final weights
     return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from,
-                       last_log=log_rows[-1] if log_rows else {}, aux_terms=sorted(aux_terms))
+                       last_log=log_rows[-1] if log_rows else {}, aux_terms=sorted(aux_terms),
+                       world_size=parallel.world_size if parallel else 1,
+                       backend=parallel.backend if parallel else "none", batchnorm=bn_rule)

@@ -2,6 +2,10 @@
 
 The run folder (default :func:`train_run_dir`) keeps ``config.yaml`` (resolved, after ``--set``
 overrides), ``command.txt``, ``provenance.json``, ``loss.csv``, ``checkpoint.pt`` and ``model.pt``.
+
+Under ``torchrun --nproc-per-node N workbench train ...`` (or ``python -m workbench.cli``) the run is
+data-parallel (:mod:`workbench.train.distributed`); rank 0 writes the folder and ``provenance.json`` records
+``distributed``: world size, backend and the BatchNorm rule.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from workbench.config import apply_overrides, config_hash, from_mapping, load_ya
 from workbench.data.catalog import open_dataset
 from workbench.errors import ConfigError
 from workbench.paths import runs_root
+from workbench.train.distributed import batchnorm_rule, describe, from_env, rank_device, shutdown
 from workbench.train.loop import train
 from workbench.train.spec import TrainSpec
 from workbench.zoo import build_model
@@ -57,10 +62,18 @@ def train_from_config(path: Path, *, overrides: list[str], out_dir: Path | None,
     root = Path(data_root) if data_root else None
     train_seqs = open_dataset(cfg.train.dataset, root=root, max_frames=cfg.train.max_frames_per_sequence)
     val_seqs = open_dataset(cfg.train.val_dataset, root=root, max_frames=cfg.train.val_frames)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_mapping(cfg), sort_keys=False))
-    atomic.write_text(out_dir / "command.txt", shlex.join(sys.argv) + "\n")
-    atomic.write_text(out_dir / "provenance.json", json.dumps(provenance.collect(device), indent=2, default=str))
-    train(model=model, spec=cfg.train, train_sequences=train_seqs, val_sequences=val_seqs, out_dir=out_dir,
-          resume=resume, device=device, progress=sys.stderr.isatty())
+    parallel = from_env(device)
+    device = rank_device(device, parallel)
+    if parallel is None or parallel.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_mapping(cfg), sort_keys=False))
+        atomic.write_text(out_dir / "command.txt", shlex.join(sys.argv) + "\n")
+        prov = {**provenance.collect(device),
+                "distributed": {**describe(parallel), "batchnorm": batchnorm_rule(model, parallel)}}
+        atomic.write_text(out_dir / "provenance.json", json.dumps(prov, indent=2, default=str))
+    try:
+        train(model=model, spec=cfg.train, train_sequences=train_seqs, val_sequences=val_seqs, out_dir=out_dir,
+              resume=resume, device=device, progress=sys.stderr.isatty(), parallel=parallel)
+    finally:
+        shutdown(parallel)
     return out_dir
