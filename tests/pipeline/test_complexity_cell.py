@@ -72,7 +72,7 @@ def test_report_render(tmp_path: Path) -> None:
     measured.to_csv(tmp_path / "measured.csv", index=False)
     reported.to_csv(tmp_path / "reported.csv", index=False)
     paths = render(tmp_path)
-    assert [p.name for p in paths] == ["complexity_table.csv", "complexity_scatter.png"]
+    assert [p.name for p in paths] == ["complexity_table.csv", "complexity_scatter.pdf", "complexity_scatter.png"]
     table = pd.read_csv(paths[0]).set_index(["method", "metric"])
     assert table.loc[("fastdvdnet", "gflops_paper"), "ratio"] == pytest.approx(1.1)
     assert table.loc[("ncfl-uni", "runtime_ratio_fastdvdnet"), "value_reported"] == pytest.approx(2.0)

@@ -11,8 +11,9 @@
   runtime is compared as the ratio to FastDVDNet (the paper's Table 2 runtimes are P100, 1080p raw, so
   only ratios travel), and derived claims (FLOPs ratio NCFL/BasicVSR++, parameters vs CG-IDN) with the
   same ratio formed from reported numbers;
-- ``complexity_scatter.png``: PSNR (Set8, σ = 50; reported, or measured where the version has it)
-  against GFLOPs per output frame, reported GFLOPs hollow, measured (paper convention) filled.
+- ``complexity_scatter.pdf`` and 300-dpi ``complexity_scatter.png`` (column width): PSNR (Set8, σ = 50;
+  reported, or measured where the version has it) against GFLOPs per output frame (log scale), reported
+  GFLOPs hollow, measured (paper convention) filled, each point named, the legend above the axes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd  # noqa: E402
 
 from workbench import atomic  # noqa: E402
 from workbench.evaluate.complexity.claims import params_ratio_rows  # noqa: E402
+from workbench.report.figures import COLUMN_WIDTH_IN, paper_style, save_figure  # noqa: E402
 
 #: measured metric → the reported metric it is compared with
 _COMPARED = {"gflops_paper": "gflops", "gflops_full": "gflops", "params_m": "params_m"}
@@ -108,38 +110,39 @@ def _psnr_points(measured: pd.DataFrame, reported: pd.DataFrame) -> dict[str, tu
     return out
 
 
-def scatter(table: pd.DataFrame, measured: pd.DataFrame, reported: pd.DataFrame, path: Path) -> Path:
+def scatter(table: pd.DataFrame, measured: pd.DataFrame, reported: pd.DataFrame, stem: Path) -> list[Path]:
+    """Write the scatter as ``<stem>.pdf`` and 300-dpi ``<stem>.png``; return both paths."""
     psnr = _psnr_points(measured, reported)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    cmap = plt.get_cmap("tab20")
-    kinds = set()
-    for i, (method, (y, kind)) in enumerate(sorted(psnr.items())):
-        rows = table[(table["method"] == method) & (table["metric"] == "gflops_paper")]
-        rep_gf = _first(reported, method, "gflops") if not reported.empty else float("nan")
-        color = cmap(i % 20)
-        xs = []
-        if len(rows):
-            xs.append(float(rows["value_measured"].iloc[0]))
-            ax.plot(xs[-1:], [y], "o", color=color)
-        if rep_gf == rep_gf:
-            xs.append(rep_gf)
-            ax.plot([rep_gf], [y], "o", mfc="none", color=color)
-        if xs:
-            kinds.add(kind)
-            ax.plot([min(xs), max(xs)], [y, y], "-", color=color, lw=0.8, alpha=0.6)
-            ax.annotate(method, (max(xs), y), textcoords="offset points", xytext=(5, 3), fontsize=8)
-    ax.plot([], [], "o", color="0.3", label="GFLOPs measured (paper convention)")
-    ax.plot([], [], "o", mfc="none", color="0.3", label="GFLOPs reported")
-    ax.set_xlabel("GFLOPs per 960×540 output frame (2 × MACs)")
-    ax.set_ylabel(f"PSNR (dB), Set8, σ = 50 ({' / '.join(sorted(kinds)) or 'none'})")
-    ax.set_title("Performance vs complexity (Fig. 1(d) style)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
-    return path
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
+        cmap = plt.get_cmap("tab20")
+        kinds = set()
+        for i, (method, (y, kind)) in enumerate(sorted(psnr.items())):
+            rows = table[(table["method"] == method) & (table["metric"] == "gflops_paper")]
+            rep_gf = _first(reported, method, "gflops") if not reported.empty else float("nan")
+            color = cmap(i % 20)
+            xs = []
+            if len(rows):
+                xs.append(float(rows["value_measured"].iloc[0]))
+                ax.plot(xs[-1:], [y], "o", color=color)
+            if rep_gf == rep_gf and rep_gf > 0:
+                xs.append(rep_gf)
+                ax.plot([rep_gf], [y], "o", mfc="none", color=color)
+            if xs:
+                kinds.add(kind)
+                ax.plot([min(xs), max(xs)], [y, y], "-", color=color, lw=0.8, alpha=0.6)
+                ax.annotate(method, (max(xs), y), textcoords="offset points", xytext=(3, 2), fontsize=5)
+        ax.plot([], [], "o", color="0.3", label="GFLOPs measured (paper convention)")
+        ax.plot([], [], "o", mfc="none", color="0.3", label="GFLOPs reported")
+        ax.set_xscale("log")
+        ax.set_xlabel("GFLOPs per 960×540 output frame (2 × MACs; log scale)")
+        ax.set_ylabel(f"PSNR (dB), Set8, σ = 50 ({' / '.join(sorted(kinds)) or 'none'})")
+        ax.set_title("Performance vs complexity (Fig. 1(d) style)")
+        ax.grid(alpha=0.3)
+        ax.margins(x=0.15)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, frameon=False)
+        fig.tight_layout()
+        return save_figure(fig, stem)
 
 
 #: why a measured count may differ from the paper's (from docs/complexity.md; words, no numbers)
@@ -172,5 +175,4 @@ def render(version_dir: Path) -> list[Path]:
     table = add_notes(complexity_table(measured, reported))
     csv_path = fig_dir / "complexity_table.csv"
     atomic.write_text(csv_path, table.to_csv(index=False))
-    png = scatter(table, measured, reported, fig_dir / "complexity_scatter.png")
-    return [csv_path, png]
+    return [csv_path, *scatter(table, measured, reported, fig_dir / "complexity_scatter")]

@@ -102,7 +102,7 @@ def test_study_rows_json_crops_and_figure(tmp_path: Path, tiny_data, ffmpeg_path
     (art).rename(version / "artifacts" / "study")
     df.assign(table="fig2").to_csv(version / "measured.csv", index=False)
     paths = fig2.render(version)
-    assert [p.name for p in paths] == ["fig2.png", "fig2.csv"] and all(p.stat().st_size > 0 for p in paths)
+    assert [p.name for p in paths] == ["fig2.pdf", "fig2.png", "fig2.csv"] and all(p.stat().st_size > 0 for p in paths)
 
 
 def test_missing_ffmpeg_is_one_line_and_writes_nothing(tmp_path: Path, tiny_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
