@@ -1,5 +1,8 @@
 """Cluster executors: a tiny cell through submitit's local executor (training job, then evaluation job, then
-publication), the status table, and the SLURM parameters generated from a spec's ``resources``."""
+publication; a second run reuses the cell and publishes v0002 without a job), a training job stopped
+mid-training and requeued through its ``checkpoint()`` (it resumes from the checkpoint and ends with the
+weights of an uninterrupted run), the status table, and the SLURM parameters generated from a spec's
+``resources``."""
 
 from __future__ import annotations
 
@@ -97,8 +100,100 @@ def test_local_executor_runs_one_tiny_cell_then_publishes(isolated: Path, monkey
     assert by_stage[("basicvsr", "train")]["state"] == "done"
     assert by_stage[("basicvsr", "eval")]["state"] == "done"
     assert Path(by_stage[("basicvsr", "train")]["log"]).is_file()
-    jobs = json.loads((executors.jobs_dir(spec_id, "tiny") / "jobs.json").read_text())
+    jobs_path = executors.jobs_dir(spec_id, "tiny") / "jobs.json"
+    jobs = json.loads(jobs_path.read_text())
     assert [j["stage"] for j in jobs["basicvsr"]["jobs"]] == ["train", "eval"]
+    assert summary.version_dir.name == "v0001"
+
+    # a second run of the same spec: the finished cell is reused, no job is submitted, v0002 is published
+    (weights,) = (isolated / "runs" / "train").glob("*/model.pt")  # the one training run, by the training job
+    assert trained["notes"]["train"]["run_dir"] == f"<runs>/train/{weights.parent.name}"
+    before = (weights.read_bytes(), weights.stat().st_mtime_ns)
+    jobs_before = jobs_path.read_text()
+    job_files = sorted(executors.jobs_dir(spec_id, "tiny").rglob("*"))
+
+    def no_new_job(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished cell was submitted again")
+
+    monkeypatch.setattr(executors, "submit_cell", no_new_job)
+    again = executors.run_with_executor(str(path), "tiny", "local", notebook=False)
+    assert not isinstance(again, list)
+    assert again.version_dir.name == "v0002" and again.version_dir.parent == summary.version_dir.parent
+    assert "basicvsr" in again.cells_reused and "basicvsr" not in again.cells_run
+    cells = {c["cell"]: c for c in json.loads((again.version_dir / "manifest.json").read_text())["cells"]}
+    assert cells["basicvsr"]["reused"]
+    assert (weights.read_bytes(), weights.stat().st_mtime_ns) == before  # the training was not redone
+    assert jobs_path.read_text() == jobs_before
+    assert sorted(executors.jobs_dir(spec_id, "tiny").rglob("*")) == job_files
+    assert (again.version_dir / "measured.csv").read_text() == (summary.version_dir / "measured.csv").read_text()
+
+
+class Preempted(Exception):
+    """Stands for the job's process being stopped (SLURM preemption / time-out) mid-training."""
+
+
+def _local_job_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """submitit's job environment of a one-task local job, as inside ``submitit.core._submit``."""
+    for key, value in {"SUBMITIT_EXECUTOR": "local", "SUBMITIT_LOCAL_JOB_ID": "4242", "SUBMITIT_LOCAL_NTASKS": "1",
+                       "SUBMITIT_LOCAL_JOB_NUM_NODES": "1", "SUBMITIT_LOCAL_NODEID": "0",
+                       "SUBMITIT_LOCAL_GLOBALID": "0", "SUBMITIT_LOCAL_LOCALID": "0"}.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_training_job_stopped_mid_training_is_requeued_and_resumes(isolated: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+
+    import torch
+    from submitit.helpers import DelayedSubmission
+
+    from workbench.checkpoint import read_state_dict, read_training_state
+    from workbench.train import loop
+
+    _local_job_env(monkeypatch)
+    path = _spec(isolated)
+    path.write_text(path.read_text().replace("steps: 2,", "steps: 4,"))
+    call = next(c for c in executors.calls_for(str(path), "tiny", data_root=None, device="cpu", overrides=None)
+                if c.name == "basicvsr")
+    assert executors.trains(call) and call.params.train.steps == 4
+
+    # reference: the same training job, uninterrupted, in its own runs folder
+    monkeypatch.setenv("WORKBENCH_RUNS", str(isolated / "runs-reference"))
+    reference = executors.TrainJob()(call)
+    assert reference["steps"] == 4 and reference["resumed_from"] == 0
+    ref_dir = Path(reference["run_dir"])
+
+    # the job is stopped right after its checkpoint at step 2 is complete (checkpoint.pt and loss.csv)
+    monkeypatch.setenv("WORKBENCH_RUNS", str(isolated / "runs"))
+    write_log = loop._write_log
+
+    def stop_after_step_2(log_path: Path, rows: list[dict[str, str]]) -> None:
+        write_log(log_path, rows)
+        if rows and rows[-1]["step"] == "2":
+            raise Preempted
+
+    monkeypatch.setattr(loop, "_write_log", stop_after_step_2)
+    job = executors.TrainJob()
+    with pytest.raises(Preempted):  # as submitit's signal handler would, mid-loop, before model.pt
+        job(call)
+    run_dir = isolated / "runs" / "train" / ref_dir.name  # the same training key in the other runs folder
+    assert (run_dir / "checkpoint.pt").is_file() and not (run_dir / "model.pt").exists()
+    assert read_training_state(run_dir / "checkpoint.pt")["step"] == 2
+    monkeypatch.setattr(loop, "_write_log", write_log)
+
+    # submitit's requeue path: checkpoint() -> DelayedSubmission, dumped to the job folder, loaded, run again
+    delayed = job.checkpoint(call)
+    delayed.dump(isolated / "requeued.pkl")
+    resumed = DelayedSubmission.load(isolated / "requeued.pkl").result()
+    assert resumed["run_dir"] == str(run_dir)
+    assert resumed["resumed_from"] == 2 and resumed["steps"] == 4 and not resumed["reused_training"]
+    with (run_dir / "loss.csv").open(newline="") as fh:
+        steps = [row["step"] for row in csv.DictReader(fh)]
+    assert steps == ["1", "2", "3", "4"]
+    assert (run_dir / "loss.csv").read_text() == (ref_dir / "loss.csv").read_text()
+    got, want = read_state_dict(run_dir / "model.pt"), read_state_dict(ref_dir / "model.pt")
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want)
 
 
 def test_status_reads_failed_and_running_jobs(isolated: Path) -> None:
