@@ -63,3 +63,25 @@ def test_loss_falls_on_tiny_clip(tmp_path):
     rows = (tmp_path / "loss.csv").read_text().splitlines()[1:]
     first, last = float(rows[0].split(",")[1]), r.final_loss
     assert last < first
+
+
+def test_a_kill_between_checkpoint_and_log_loses_no_log_row(tmp_path, monkeypatch):
+    """Killed right after the step-2 checkpoint is written: the resumed run's log has every step once."""
+    import workbench.train.loop as loop
+
+    seqs = _data()
+    real = loop.save_training_state
+
+    def killed_after_step_2(path, **kw):  # type: ignore[no-untyped-def]
+        real(path, **kw)
+        if kw["step"] == 2:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(loop, "save_training_state", killed_after_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(model=_model(), spec=_spec(), train_sequences=seqs, out_dir=tmp_path, progress=False)
+    monkeypatch.setattr(loop, "save_training_state", real)
+    r = train(model=_model(), spec=_spec(), train_sequences=seqs, out_dir=tmp_path, progress=False)
+    assert r.resumed_from == 2
+    log = (tmp_path / "loss.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in log[1:]] == [1, 2, 3, 4, 5]

@@ -197,9 +197,11 @@ def train(
     def save_checkpoint() -> None:
         if not main:
             return
+        # the log first: a kill between the two writes resumes from the previous checkpoint and drops the
+        # log rows past it (_read_log), instead of resuming past a step whose row was never written
+        _write_log(log_path, log_rows)
         save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
                             spec_hash=spec_key)
-        _write_log(log_path, log_rows)
 
     bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
                mininterval=2.0)
