@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,21 +166,21 @@ def test_training_job_stopped_mid_training_is_requeued_and_resumes(isolated: Pat
 
     # the job is stopped right after its checkpoint at step 2 is complete (checkpoint.pt and loss.csv)
     monkeypatch.setenv("WORKBENCH_RUNS", str(isolated / "runs"))
-    write_log = loop._write_log
+    save_state = loop.save_training_state
 
-    def stop_after_step_2(log_path: Path, rows: list[dict[str, str]]) -> None:
-        write_log(log_path, rows)
-        if rows and rows[-1]["step"] == "2":
+    def stop_after_step_2(path: Path, **kw: Any) -> None:  # loss.csv is written first, then the checkpoint
+        save_state(path, **kw)
+        if kw["step"] == 2:
             raise Preempted
 
-    monkeypatch.setattr(loop, "_write_log", stop_after_step_2)
+    monkeypatch.setattr(loop, "save_training_state", stop_after_step_2)
     job = executors.TrainJob()
     with pytest.raises(Preempted):  # as submitit's signal handler would, mid-loop, before model.pt
         job(call)
     run_dir = isolated / "runs" / "train" / ref_dir.name  # the same training key in the other runs folder
     assert (run_dir / "checkpoint.pt").is_file() and not (run_dir / "model.pt").exists()
     assert read_training_state(run_dir / "checkpoint.pt")["step"] == 2
-    monkeypatch.setattr(loop, "_write_log", write_log)
+    monkeypatch.setattr(loop, "save_training_state", save_state)
 
     # submitit's requeue path: checkpoint() -> DelayedSubmission, dumped to the job folder, loaded, run again
     delayed = job.checkpoint(call)
