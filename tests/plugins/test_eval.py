@@ -121,3 +121,18 @@ def test_official_layouts_load_through_the_importers(tmp_path, user_module):
 def test_eval_needs_a_restoration_protocol(isolated, cli):
     r = cli("eval", "noisy-input", "--table", "complexity", "--no-notebook")
     assert r.returncode == 2 and "no restoration cell" in r.stderr
+
+
+def test_eval_of_the_official_fastdvdnet_file_joins_the_papers_row(isolated, cli):
+    """`workbench eval fastdvdnet --checkpoint <official layout> --table table1 --profile smoke`."""
+    official = REPO / "tests" / "data_parity" / "fastdvdnet_ref_weights.pth"
+    r = cli("eval", "fastdvdnet", "--checkpoint", str(official), "--format", "fastdvdnet", "--table", "table1",
+            "--profile", "smoke", "--set", "evaluate.max_frames=5", "--set", "evaluate.sigmas=[20]",
+            "--set", "evaluate.max_sequences=1", "--no-notebook")
+    assert r.returncode == 0, r.stderr
+    (version,) = (isolated / "results" / "table1" / "smoke").glob("v*")
+    comp = pd.read_csv(version / "comparison.csv")
+    row = comp[(comp["method"] == "fastdvdnet") & (comp["setting"] == "sigma=20") & (comp["metric"] == "psnr_db")
+               & comp["value_measured"].notna()]
+    assert len(row) == 1 and row["value_reported"].notna().all()  # the paper's FastDVDNet row, joined
+    assert 0 < float(row["value_measured"].iloc[0]) < 60
