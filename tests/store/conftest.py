@@ -1,9 +1,6 @@
-import subprocess
-from pathlib import Path
+"""The store tests' results root; the in-process ``cli`` fixture comes from tests/conftest.py."""
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -14,17 +11,3 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RESULTS", str(r))
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
     return r
-
-
-@pytest.fixture
-def cli(capsys):
-    """``workbench.cli.main`` in this process; returns an object like CompletedProcess."""
-    from workbench.cli import main
-
-    def call(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return call
