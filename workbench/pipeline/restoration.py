@@ -61,7 +61,7 @@ def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int
                         sequences=sequences)
 
 
-def _inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
+def input_checksums(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
     """Checksums of every input; runs before any cell trains, so a missing input stops the run first."""
     out: dict[str, str] = {}
     wanted: dict[str, list[str] | None] = {p.evaluate.dataset: p.evaluate.sequences}
@@ -96,7 +96,7 @@ def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     return train_run_dir(p.model.replace(":", "-"), key)
 
 
-def _train(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
+def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
     """Train ``model`` under ``p.train`` (or load the finished run); returns the training summary that
     goes into the cell's notes and, as ``train_*`` columns, into every result row."""
     assert p.train is not None
@@ -143,7 +143,7 @@ def train_only(p: RestorationCell, ctx: RunContext, parallel: DistInfo | None = 
         load_checkpoint(p.model, model, ref)
     if p.train is None or not any(True for _ in model.parameters()):
         return {}
-    return _train(p, model, ctx, parallel)
+    return train_model(p, model, ctx, parallel)
 
 
 #: training-log columns copied into every result row as ``train_<name>`` (empty where not logged)
@@ -158,7 +158,7 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
         ctx.notes["checkpoint"] = load_checkpoint(p.model, model, ref)
     train_cols: dict[str, Any] = {}
     if p.train is not None and any(True for _ in model.parameters()):
-        ctx.notes["train"] = summary = _train(p, model, ctx)
+        ctx.notes["train"] = summary = train_model(p, model, ctx)
         train_cols = {f"train_{k}": summary["last_log"].get(k, "") for k in ROW_TRAIN_FIELDS}
         train_cols["train_recipe"] = p.train.recipe
     model.to(ctx.device)
@@ -175,6 +175,7 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
     return rows
 
 
-RESTORATION_CELL = CellKind(schema=RestorationCell, run=run_restoration, inputs=_inputs)
+RESTORATION_CELL = CellKind(schema=RestorationCell, run=run_restoration, inputs=input_checksums)
 
-__all__ = ["RESTORATION_CELL", "RestorationCell", "EvalSpec", "run_restoration", "train_dir", "train_only"]
+__all__ = ["RESTORATION_CELL", "RestorationCell", "EvalSpec", "input_checksums", "run_restoration", "train_dir",
+           "train_model", "train_only"]

@@ -24,9 +24,7 @@ from workbench.data.catalog import open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
 from workbench.models.base import RestorationModel
-
-# the restoration kind's own input and training helpers, so analysis cells share its training folders
-from workbench.pipeline.restoration import RestorationCell, _inputs, _train
+from workbench.pipeline.restoration import RestorationCell, input_checksums, train_model
 from workbench.train.spec import TrainSpec
 from workbench.zoo import build_model
 
@@ -53,7 +51,7 @@ def trained_inputs(p: TrainedModelCell, ctx: RunContext, dataset: str) -> dict[s
     """Checksums of the analysed dataset, the training data, the checkpoint and the motion init."""
     cell = as_restoration(p)
     cell.evaluate.dataset = dataset
-    return _inputs(cell, ctx)
+    return input_checksums(cell, ctx)
 
 
 def trained_model(p: TrainedModelCell, ctx: RunContext) -> RestorationModel:
@@ -63,7 +61,7 @@ def trained_model(p: TrainedModelCell, ctx: RunContext) -> RestorationModel:
     if p.checkpoint:
         load_weights(p.checkpoint, model)
     if p.train is not None and any(True for _ in model.parameters()):
-        ctx.notes["train"] = _train(as_restoration(p), model, ctx)
+        ctx.notes["train"] = train_model(as_restoration(p), model, ctx)
     return model.to(ctx.device).eval()
 
 
