@@ -109,10 +109,12 @@ class FastDVDNet(RestorationModel):
     uses_noise_map = True
     in_channels = 3
 
-    def __init__(self) -> None:
+    def __init__(self, *, base_channels: int = 32) -> None:
+        """``base_channels``: width of each denoising block's first scale (32 in the paper and the official
+        checkpoint; the mini profile uses 16, a quarter of the parameters)."""
         super().__init__()
-        self.temp1 = DenoisingBlock()
-        self.temp2 = DenoisingBlock()
+        self.temp1 = DenoisingBlock(base_channels=base_channels)
+        self.temp2 = DenoisingBlock(base_channels=base_channels)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """``clip`` (N, 5, 3, H, W) in [0, 1], ``noise_map`` (N, 1, H, W) σ/255 → centre frame (N, 3, H, W).

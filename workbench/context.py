@@ -9,7 +9,10 @@ take one without importing the pipeline layer above it.
 - ``artifact_dir``: files that belong in the published results version (figures' raw data, JSON sides);
 - ``input_checksums``: ``{name: sha256}`` of every input read, for the manifest;
 - ``notes``: free-form provenance added by the unit (the verbatim x265 command, the evaluation rule, the
-  training summary), copied into the manifest.
+  training summary), copied into the manifest;
+- ``zoo_dir``: the committed model zoo of the profile (``results/zoo/<profile>``, :mod:`workbench.pipeline.zoo`)
+  when the profile has one, else ``None``; ``retrain``: train from scratch even where the zoo (or a finished
+  training run) has the model.
 """
 
 from __future__ import annotations
@@ -30,3 +33,5 @@ class RunContext:
     data_root: Path | None = None
     input_checksums: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    zoo_dir: Path | None = None
+    retrain: bool = False

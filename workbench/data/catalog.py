@@ -42,7 +42,6 @@ DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 def _embedded_entry(name: str) -> DatasetEntry:
     def check(root: Path, deep: bool) -> list[str]:
-        embedded.ensure_embedded()
         return embedded.check_embedded(name)
 
     return DatasetEntry(open=lambda root, n: embedded.open_embedded(name, max_frames=n), check=check)
@@ -55,7 +54,7 @@ DATASETS.add("set8", DatasetEntry(open=lambda root, n: set8.open_set8(root, max_
                                                                                   sequences=names)))
 DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_davis(root, max_frames=n),
                                              check=lambda root, deep: davis.check_davis(root, deep=deep)))
-for _split in embedded.SPLITS:
+for _split in embedded.ALL_SPLITS:
     DATASETS.add(_split, _embedded_entry(_split))
 
 
@@ -115,15 +114,15 @@ def check_dataset(name: str, root: Path | None = None, *, deep: bool = False) ->
 def _embedded_index() -> dict[str, str]:
     """Absolute path → sha256 for every file listed in the embedded manifests that exist on disk."""
     index: dict[str, str] = {}
-    root = embedded.embedded_root()
-    for split in embedded.SPLITS:
-        manifest_path = root / split / "manifest.json"
+    for split in embedded.ALL_SPLITS:
+        folder = embedded.split_dir(split)
+        manifest_path = folder / "manifest.json"
         if not manifest_path.is_file():
             continue
         manifest = json.loads(manifest_path.read_text())
         for seq in manifest["sequences"]:
             for entry in seq["frames"]:
-                index[str(root / split / entry["file"])] = entry["sha256"]
+                index[str(folder / entry["file"])] = entry["sha256"]
     return index
 
 

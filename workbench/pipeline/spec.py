@@ -63,6 +63,8 @@ class ProfileSpec:
     description: str = ""
     #: what a cluster executor asks for per training job; a cell's own ``resources`` keys replace these
     resources: dict[str, Any] = field(default_factory=dict)
+    #: trained rows come from the committed model zoo ``results/zoo/<profile>`` (:mod:`workbench.pipeline.zoo`)
+    zoo: bool = False
 
 
 @dataclass

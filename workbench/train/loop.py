@@ -46,6 +46,7 @@ from workbench.errors import ConfigError, TrainingError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
+from workbench.train.batchnorm import settle_batchnorm
 from workbench.train.distributed import (
     DistInfo,
     barrier,
@@ -152,6 +153,27 @@ def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
     atomic.write_text(path, buf.getvalue())
 
 
+def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, device: str, out_dir: Path) -> None:
+    """Settle BatchNorm over ``spec.settle_bn_batches`` batches drawn as in training, from a generator of
+    their own (seed ``spec.seed``), so a resumed run settles identically; recorded in ``batchnorm.txt``."""
+    if not spec.settle_bn_batches:
+        return
+    g = torch.Generator().manual_seed(spec.seed + 0x5E77)
+
+    def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
+        clean = sampler.sample(spec.batch_size, g)
+        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
+        noisy = add_training_noise(clean, sigma, g).to(device)
+        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
+            if model.uses_noise_map else None
+        return noisy, nmap
+
+    layers = settle_batchnorm(model, draw, spec.settle_bn_batches)
+    if layers:
+        atomic.write_text(out_dir / "batchnorm.txt", f"settled {layers} BatchNorm layers over "
+                          f"{spec.settle_bn_batches} batches of {spec.batch_size} (precise BN)\n")
+
+
 def train(
     *,
     model: RestorationModel,
@@ -255,6 +277,7 @@ def train(
     for prm in motion_params:
         prm.requires_grad_(True)
     if step >= total and main:
+        _settle(model, spec, sampler, device, out_dir)
         save_weights(model_path, model)
     barrier(parallel)  # every rank returns once rank 0 has published the final weights
     return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from,

@@ -73,6 +73,9 @@ class TrainSpec:
     motion: MotionSpec = field(default_factory=MotionSpec)
     augment: bool = True
     grad_clip: float | None = None
+    #: batches of training clips over which BatchNorm statistics are re-estimated after the last step
+    #: (:mod:`workbench.train.batchnorm`; 0 = keep the moving averages; models without BatchNorm ignore it)
+    settle_bn_batches: int = 0
     log_every: int = 10
     val_every: int = 0
     val_dataset: str = "embedded-train"
@@ -91,6 +94,8 @@ class TrainSpec:
         for key, value in positive_ints.items():
             if value < 1:
                 raise ConfigError(f"{key}: must be at least 1, got {value}")
+        if self.settle_bn_batches < 0:
+            raise ConfigError(f"settle_bn_batches: must be 0 (off) or positive, got {self.settle_bn_batches}")
         if self.val_every < 0:
             raise ConfigError(f"val_every: must be 0 (off) or positive, got {self.val_every}")
         if self.max_frames_per_sequence is not None and self.max_frames_per_sequence < 1:

@@ -1,0 +1,207 @@
+"""The committed model zoo: trained checkpoints of a profile, each with a manifest (``results/zoo/<profile>``).
+
+A profile with ``zoo: true`` (the ``mini`` profile) serves its trained rows from the zoo instead of training
+them. Layout (documented in ``results/zoo/README.md``)::
+
+    results/zoo/<profile>/<model>-<args8>-s<seed>/model.pt      weights (shared parts left out, see below)
+                                                 /manifest.json  model id, resolved config and its hash,
+                                                                 code commit, data checksums, steps, final
+                                                                 losses, wall time, device, torch version
+                                                                 /loss.csv       the training log
+    results/zoo/<profile>/shared/spynet-<key>/spynet.pth, report.json            the frozen motion prior
+
+An entry is named by the model's identity (model id, a hash of its arguments, seed), so one trained model
+serves every table row that uses it. Its **config hash** covers what determines the weights: model id,
+arguments, seed, the resolved training recipe and the training data's checksums (not the code hash: code
+that changes the weights shows as a strict-load failure or a different PSNR in the retrain check, and the
+manifest records the commit). Lookup (:func:`find`) says ``match``, ``stale`` (the identity is there with
+another config hash: it is retrained, loudly) or ``absent``.
+
+Shared weights: a model whose motion network stays frozen for the whole recipe (``motion.frozen_until:
+1``) carries the prior's weights unchanged; the entry leaves the ``spynet.*`` tensors out and names the
+shared prior instead (sha256 checked on load), so the zoo stores that network once. Loading is strict over
+the union: every parameter and buffer comes from exactly one of the two files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from workbench import atomic, provenance
+from workbench.checkpoint import load_strict, read_state_dict
+from workbench.config import config_hash, to_mapping
+from workbench.errors import CheckpointError
+from workbench.models.spynet import SPyNet, load_spynet
+from workbench.paths import results_root
+from workbench.train.motion_prior import REPORT, WEIGHTS, prior_dir
+
+MANIFEST = "manifest.json"
+SHARED = "shared"
+SPYNET_PREFIX = "spynet."
+
+
+@dataclass(frozen=True)
+class ZooHit:
+    """Result of :func:`find`: ``status`` is ``match``, ``stale`` or ``absent``; ``folder`` the entry's."""
+
+    status: str
+    folder: Path
+    manifest: dict[str, Any]
+
+
+def zoo_root(profile: str, root: Path | None = None) -> Path:
+    """``<results root>/zoo/<profile>``."""
+    return (root or results_root()) / "zoo" / profile
+
+
+def entry_name(model: str, model_args: dict[str, Any], seed: int) -> str:
+    """``<model>-<8 hex digits of the arguments' hash>-s<seed>`` (``:`` of plugin ids becomes ``-``)."""
+    return f"{model.replace(':', '-')}-{config_hash(model_args)[:8]}-s{seed}"
+
+
+def data_digest(train_inputs: dict[str, str]) -> str:
+    """One sha256 over the sorted ``{file: sha256}`` map of the training data."""
+    return hashlib.sha256(json.dumps(train_inputs, sort_keys=True).encode()).hexdigest()
+
+
+def zoo_config(*, model: str, model_args: dict[str, Any], seed: int, train: Any, data: str) -> dict[str, Any]:
+    """The mapping whose hash is an entry's config hash (see the module docstring)."""
+    return {"model": model, "model_args": model_args, "seed": seed, "train": to_mapping(train),
+            "train_data_sha256": data}
+
+
+def find(zoo_dir: Path, name: str, config: dict[str, Any]) -> ZooHit:
+    folder = zoo_dir / name
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return ZooHit("absent", folder, {})
+    if not (folder / "model.pt").is_file():
+        return ZooHit("absent", folder, {})
+    status = "match" if manifest.get("config_hash") == config_hash(config) else "stale"
+    return ZooHit(status, folder, manifest)
+
+
+def warn(message: str) -> None:
+    """A zoo problem is said loudly: on stderr, whatever the log level (``-q`` included)."""
+    print(f"ZOO WARNING: {message}", file=sys.stderr, flush=True)
+
+
+def _shared_spynet(zoo_dir: Path, manifest: dict[str, Any]) -> Path | None:
+    shared = manifest.get("shared", {}).get("spynet")
+    if not shared:
+        return None
+    path = zoo_dir / shared["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    if digest != shared["sha256"]:
+        raise CheckpointError(f"{path}: shared SPyNet of the zoo is {digest}, the entry names "
+                              f"{shared['sha256'][:16]}; restore it from git (git checkout -- {path})")
+    return path
+
+
+def load_entry(model: nn.Module, hit: ZooHit, zoo_dir: Path) -> None:
+    """Load an entry into ``model`` strictly (its own tensors plus the shared SPyNet it names)."""
+    state = read_state_dict(hit.folder / "model.pt")
+    spynet_path = _shared_spynet(zoo_dir, hit.manifest)
+    if spynet_path is not None:
+        shared = load_spynet(spynet_path).state_dict()
+        overlap = [k for k in state if k.startswith(SPYNET_PREFIX)]
+        if overlap:
+            raise CheckpointError(f"{hit.folder / 'model.pt'}: holds {overlap[0]} and also names a shared SPyNet")
+        state.update({SPYNET_PREFIX + k: v for k, v in shared.items()})
+    load_strict(model, state, source=str(hit.folder / "model.pt"))
+
+
+def _frozen_spynet(model: nn.Module, train: Any) -> SPyNet | None:
+    spynet = getattr(model, "spynet", None)
+    if isinstance(spynet, SPyNet) and train.motion.frozen_until >= 1.0 and train.motion.init != "none":
+        return spynet
+    return None
+
+
+def _publish_prior(zoo_dir: Path, spynet: SPyNet, motion_init: Path) -> dict[str, str]:
+    """Copy the motion prior into ``shared/`` once; check the model's frozen copy is exactly it."""
+    prior = load_spynet(motion_init).state_dict()
+    mine = spynet.state_dict()
+    if set(prior) != set(mine) or any(not torch.equal(prior[k], mine[k]) for k in prior):
+        raise CheckpointError(f"{motion_init}: the trained model's SPyNet differs from the prior it was frozen "
+                              "at; the zoo cannot share it (was motion.frozen_until < 1?)")
+    rel = f"{SHARED}/spynet-{motion_init.parent.name}"
+    folder = zoo_dir / rel
+    if not (folder / WEIGHTS).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(folder / REPORT, (motion_init.parent / REPORT).read_bytes())
+        atomic.write_bytes(folder / WEIGHTS, motion_init.read_bytes())
+    return {"file": f"{rel}/{WEIGHTS}", "sha256": hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()}
+
+
+def install_prior(zoo_dir: Path) -> list[Path]:
+    """Put the zoo's shared SPyNet priors where :func:`workbench.train.motion_prior.pretrained_spynet`
+    looks (``cache_root()/spynet/<key>``) when that folder is empty, so evaluating the zoo does not
+    retrain the prior; returns the folders filled."""
+    filled = []
+    for folder in sorted((zoo_dir / SHARED).glob("spynet-*")):
+        target = prior_dir().parent / folder.name.removeprefix("spynet-")
+        if (target / WEIGHTS).is_file() or not (folder / WEIGHTS).is_file():
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(target / WEIGHTS, (folder / WEIGHTS).read_bytes())
+        atomic.write_bytes(target / REPORT, (folder / REPORT).read_bytes())
+        filled.append(target)
+    return filled
+
+
+def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Module, train: Any, run_dir: Path,
+            summary: dict[str, Any], motion_init: Path | None, device: str, wall_s: float) -> Path:
+    """Write entry ``name`` from a finished training run (replacing an older entry of that name)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    shared: dict[str, Any] = {}
+    spynet = _frozen_spynet(model, train)
+    if spynet is not None and motion_init is not None:
+        shared["spynet"] = _publish_prior(zoo_dir, spynet, motion_init)
+        state = {k: v for k, v in state.items() if not k.startswith(SPYNET_PREFIX)}
+    git = provenance.git_info()
+    manifest = {
+        "entry": name, "model": config["model"], "model_args": config["model_args"], "seed": config["seed"],
+        "config_hash": config_hash(config), "config": config, "schedule": train.schedule(),
+        "code_commit": git.get("git_commit"), "code_dirty": git.get("git_dirty"), "code_hash": provenance.code_hash(),
+        "train_data_sha256": config["train_data_sha256"], "train_inputs": summary.get("train_inputs", {}),
+        "motion_init_sha256": hashlib.sha256(motion_init.read_bytes()).hexdigest() if motion_init else None,
+        "shared": shared, "steps": summary.get("steps"), "final_loss": summary.get("final_loss"),
+        "last_log": summary.get("last_log", {}), "aux_terms": summary.get("aux_terms", []),
+        "wall_s": round(wall_s, 1), "device": provenance.device_info(device),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "params": int(sum(p.numel() for p in model.parameters())),
+    }
+    tmp = zoo_dir / f".{name}.new"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    atomic.torch_save(tmp / "model.pt", state)
+    shutil.copyfile(run_dir / "loss.csv", tmp / "loss.csv")
+    (tmp / MANIFEST).write_text(json.dumps(provenance.portable(manifest), indent=1, sort_keys=True) + "\n")
+    final = zoo_dir / name
+    if final.exists():
+        old = zoo_dir / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def entries(zoo_dir: Path) -> list[dict[str, Any]]:
+    """Every entry's manifest (sorted by name)."""
+    out = []
+    for path in sorted(zoo_dir.glob(f"*/{MANIFEST}")):
+        if path.parent.name != SHARED:
+            out.append(json.loads(path.read_text()))
+    return out
