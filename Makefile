@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PROFILE ?= smoke
+PROFILE ?= mini
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 

@@ -135,8 +135,40 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
     specs = a.only.split(",") if a.only else REPRODUCE_ORDER
     reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
-              sequences=_names(a.sequences))
+              sequences=_names(a.sequences), retrain=a.retrain, report=not a.no_report)
     return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from workbench.report.assemble import build_report  # lazy: keeps `workbench --help` fast
+
+    out = build_report(a.profile, notebook=not a.no_notebook)
+    print(out)
+    for name in ("report.html", "report.ipynb", "verdicts.csv", "tables.csv"):
+        if (out / name).exists():
+            print(f"  {out / name}")
+    return 0
+
+
+def cmd_zoo_list(a: argparse.Namespace) -> int:
+    from workbench.pipeline.zoo import zoo_root  # lazy: keeps `workbench --help` fast
+    from workbench.pipeline.zoo_check import list_entries  # lazy: as above
+
+    table = list_entries(zoo_root(a.profile))
+    print(table.to_string(index=False) if not table.empty else f"{zoo_root(a.profile)}: no entries")
+    return 0
+
+
+def cmd_zoo_check(a: argparse.Namespace) -> int:
+    from workbench.pipeline.zoo import zoo_root  # lazy: keeps `workbench --help` fast
+    from workbench.pipeline.zoo_check import check_entry  # lazy: as above
+
+    r = check_entry(zoo_root(a.profile), a.entry, dataset=a.dataset, sigma=a.sigma, device=a.device,
+                    tolerance_db=a.tolerance)
+    print(f"{r.entry}: committed {r.committed_db:.4f} dB, retrained from scratch {r.retrained_db:.4f} dB "
+          f"(Δ {r.difference_db:+.4f} dB, tolerance ±{r.tolerance_db} dB; training {r.train_s:.0f} s) — "
+          + ("within tolerance" if r.ok else "OUT OF TOLERANCE"))
+    return 0 if r.ok else 1
 
 
 ZOO_MODELS = "fastdvdnet,edvr,basicvsr-uni,basicvsr-bi,basicvsrpp-uni,basicvsrpp-bi,ncfl-uni,ncfl-bi"
@@ -409,13 +441,37 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter key=value")
     n.set_defaults(func=cmd_notebook)
 
-    rp = parser(sub, "reproduce", "run every pipeline and notebook (the main job)")
-    rp.add_argument("--profile", default="smoke", choices=["smoke", "full"], help="profile of every spec")
+    rp = parser(sub, "reproduce", "run every pipeline and notebook, then the report (the main job)")
+    rp.add_argument("--profile", default="mini", choices=["smoke", "mini", "full"],
+                    help="profile of every spec (specs without it are skipped)")
+    rp.add_argument("--retrain", action="store_true",
+                    help="train every model from scratch instead of taking it from the profile's zoo")
+    rp.add_argument("--no-report", action="store_true", help="skip the report version at the end")
     rp.add_argument("--only", default=None, metavar="IDS", help="comma-separated spec ids (default: all)")
     rp.add_argument("--sequences", default=None, metavar="A,B",
                     help="evaluate only these sequences in the specs that evaluate sequences")
     device(rp)
     rp.set_defaults(func=cmd_reproduce)
+
+    rep = parser(sub, "report", "one report version from the newest results of a profile: tables, verdicts, "
+                 "zoo curves, figures (papermill + HTML)")
+    rep.add_argument("--profile", default="mini", help="profile whose newest versions are read")
+    rep.add_argument("--no-notebook", action="store_true", help="write the CSVs only")
+    rep.set_defaults(func=cmd_report)
+
+    zoo_p = parser(sub, "zoo", "the committed model zoo (results/zoo/<profile>)").add_subparsers(
+        dest="zoo_command", required=True, metavar="ACTION")
+    zl = parser(zoo_p, "list", "the zoo's entries: model, seed, steps, wall time, final loss, commit")
+    zl.add_argument("--profile", default="mini", help="profile of the zoo")
+    zl.set_defaults(func=cmd_zoo_list)
+    zc = parser(zoo_p, "check", "retrain one entry from scratch; its PSNR must match the committed one")
+    zc.add_argument("entry", help="entry name (see `workbench zoo list`)")
+    zc.add_argument("--profile", default="mini", help="profile of the zoo")
+    zc.add_argument("--dataset", default="embedded-mini-test", help="test dataset")
+    zc.add_argument("--sigma", type=float, default=50.0, help="AWGN σ on the 0-255 scale")
+    zc.add_argument("--tolerance", type=float, default=0.05, help="allowed |ΔPSNR| in dB")
+    device(zc)
+    zc.set_defaults(func=cmd_zoo_check)
 
     pt = parser(sub, "pretrain", "networks pretrained here").add_subparsers(
         dest="pretrain_command", required=True, metavar="NETWORK")

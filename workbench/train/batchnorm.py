@@ -1,15 +1,20 @@
 """Settling BatchNorm after training ("precise BN"): running statistics that match the final weights.
 
 During training a BatchNorm layer keeps an exponential moving average (momentum 0.1) of batch statistics
-taken under weights that keep changing; after a short run at a high learning rate that average describes
-early weights, and the eval-mode model is far off (measured: FastDVDNet after 20 steps at lr 1e-3 scores
-4–8 dB PSNR on the embedded test clips, below the noisy input). :func:`settle_batchnorm` resets every
+taken under weights that keep changing; after a short run at a high learning rate that average partly
+describes earlier weights. :func:`settle_batchnorm` resets every
 BatchNorm layer's statistics and re-estimates them as the plain mean over ``batches`` forward passes of
 freshly drawn training batches, in train mode, without gradients and without changing any weight (the
 precise-BN procedure of Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021, §3).
 
-Inputs: ``draw()`` returns one ``(clean, noisy, noise_map)`` batch as the training loop draws it, so the
-statistics are those of the training distribution (σ drawn from the recipe's range).
+Inputs: ``draw()`` returns the model's inputs ``(noisy, noise_map)`` for one batch drawn as the training
+loop draws it, so the statistics are those of the training distribution (σ from the recipe's range).
+
+Measured (FastDVDNet at base width 8, embedded-train, batch 2, patch 32, lr 1e-3): after 20 steps the
+eval-mode model scores 7.1 dB on an embedded test clip at σ = 30 with or without settling, after 150 steps
+15.8 dB with the moving averages and 15.4 dB settled over 20 batches — the low scores of short runs come
+from under-training, not from the statistics. Settling is kept in the mini recipe so the eval-mode
+statistics belong to the final weights.
 """
 
 from __future__ import annotations

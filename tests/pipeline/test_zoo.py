@@ -1,0 +1,135 @@
+"""The model zoo: a profile with ``zoo: true`` trains once, publishes, then serves its rows from the zoo;
+a stale or unloadable entry is retrained loudly; ``retrain`` never touches the zoo; the shared SPyNet is
+stored once and checked."""
+
+import hashlib
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from workbench.checkpoint import read_state_dict
+from workbench.errors import CheckpointError
+from workbench.pipeline import zoo
+from workbench.pipeline.runner import run_pipeline
+from workbench.zoo import build_model
+
+SPEC = """
+id: {id}
+title: tiny zoo check
+notebook: restoration
+profiles:
+  tiny:
+    kind: mini evidence
+    zoo: true
+    dataset_map: {{embedded-test: set8}}
+    reported_tables: [table1]
+    defaults:
+      kind: restoration
+      train: {{steps: {steps}, batch_size: 1, patch_size: 32, clip_frames: 3, log_every: 1, checkpoint_every: 1,
+              motion: {{init: embedded-pretrained, frozen_until: 1.0}}}}
+      evaluate: {{dataset: embedded-test, sigmas: [30], max_frames: 3, max_sequences: 1}}
+    cells:
+      - {{name: bv, method: basicvsr-uni, model: basicvsr-uni, model_args: {{num_feat: 4, num_block: 1}}}}
+"""
+
+
+def _spec(tmp, steps=2, name="tinyzoo"):
+    path = tmp / f"{name}.yaml"
+    path.write_text(SPEC.format(id=name, steps=steps))
+    return str(path)
+
+
+def _rows(summary):
+    m = pd.read_csv(summary.version_dir / "measured.csv")
+    return m[m["method"] == "basicvsr-uni"]
+
+
+def _entry(isolated):
+    folders = [p for p in (isolated / "results" / "zoo" / "tiny").iterdir() if p.name != "shared"]
+    assert len(folders) == 1
+    return folders[0]
+
+
+def test_trains_once_then_serves_from_the_zoo(isolated, capsys):
+    first = run_pipeline(_spec(isolated), "tiny", notebook=False)
+    assert "not in the zoo" in capsys.readouterr().err
+    entry = _entry(isolated)
+    manifest = json.loads((entry / "manifest.json").read_text())
+    for key in ("config_hash", "code_commit", "train_data_sha256", "steps", "wall_s", "device", "torch", "last_log"):
+        assert manifest[key] not in (None, ""), key
+    assert manifest["steps"] == 2 and manifest["config"]["train"]["steps"] == 2
+    # the frozen SPyNet is stored once, not in the entry
+    assert not any(k.startswith("spynet.") for k in read_state_dict(entry / "model.pt"))
+    shared = isolated / "results" / "zoo" / "tiny" / manifest["shared"]["spynet"]["file"]
+    assert hashlib.sha256(shared.read_bytes()).hexdigest() == manifest["shared"]["spynet"]["sha256"]
+
+    shutil.rmtree(isolated / "runs")  # no cached training or cell: only the zoo can serve the model
+    second = run_pipeline(_spec(isolated), "tiny", notebook=False)
+    assert "ZOO WARNING" not in capsys.readouterr().err
+    a, b = _rows(first), _rows(second)
+    assert set(a["train_source"]) == {"trained now"} and set(b["train_source"]) == {"zoo"}
+    pd.testing.assert_series_equal(a["value"].reset_index(drop=True), b["value"].reset_index(drop=True))
+    assert not (isolated / "runs" / "train").exists()  # nothing was trained
+
+
+def test_stale_config_is_retrained_loudly(isolated, capsys):
+    run_pipeline(_spec(isolated, steps=2), "tiny", notebook=False)
+    old = json.loads((_entry(isolated) / "manifest.json").read_text())["config_hash"]
+    capsys.readouterr()
+    out = run_pipeline(_spec(isolated, steps=3), "tiny", notebook=False)
+    err = capsys.readouterr().err
+    assert "ZOO WARNING" in err and "no longer matches" in err and "retraining basicvsr-uni" in err
+    assert set(_rows(out)["train_source"]) == {"trained now"}
+    new = json.loads((_entry(isolated) / "manifest.json").read_text())
+    assert new["config_hash"] != old and new["steps"] == 3  # the zoo now holds the retrained model
+
+
+def test_entry_that_no_longer_loads_is_retrained(isolated, capsys):
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    state = read_state_dict(entry / "model.pt")
+    state.pop(sorted(state)[0])
+    torch.save(state, entry / "model.pt")
+    shutil.rmtree(isolated / "runs")
+    capsys.readouterr()
+    out = run_pipeline(_spec(isolated), "tiny", notebook=False)
+    err = capsys.readouterr().err
+    assert "ZOO WARNING" in err and "missing" in err.lower()
+    assert set(_rows(out)["train_source"]) == {"trained now"}
+
+
+def test_retrain_trains_from_scratch_and_leaves_the_zoo_alone(isolated):
+    first = run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    before = {p.name: p.read_bytes() for p in entry.iterdir()}
+    again = run_pipeline(_spec(isolated), "tiny", notebook=False, retrain=True)
+    assert set(_rows(again)["train_source"]) == {"trained now"}
+    assert {p.name: p.read_bytes() for p in entry.iterdir()} == before
+    # CPU training is deterministic: from scratch, the same numbers
+    pd.testing.assert_series_equal(_rows(first)["value"].reset_index(drop=True),
+                                   _rows(again)["value"].reset_index(drop=True))
+
+
+def test_tampered_shared_spynet_is_refused_in_one_line(isolated):
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    manifest = json.loads((entry / "manifest.json").read_text())
+    shared = isolated / "results" / "zoo" / "tiny" / manifest["shared"]["spynet"]["file"]
+    shared.write_bytes(shared.read_bytes()[:-10] + b"0123456789")
+    zoo_dir = entry.parent
+    hit = zoo.find(zoo_dir, entry.name, manifest["config"])
+    assert hit.status == "match"
+    model = build_model("basicvsr-uni", {"num_feat": 4, "num_block": 1}, seed=0, where="test")
+    with pytest.raises(CheckpointError, match="shared SPyNet") as info:
+        zoo.load_entry(model, hit, zoo_dir)
+    assert "\n" not in str(info.value) and "git checkout" in str(info.value)
+
+
+def test_entry_names_are_stable_and_distinguish_arguments_and_seeds():
+    a = zoo.entry_name("ncfl", {"preset": "Md", "width_scale": 0.25}, 0)
+    assert a == zoo.entry_name("ncfl", {"width_scale": 0.25, "preset": "Md"}, 0)  # key order does not matter
+    assert a != zoo.entry_name("ncfl", {"preset": "Mc", "width_scale": 0.25}, 0)
+    assert a.endswith("-s0") and zoo.entry_name("ncfl", {"preset": "Md", "width_scale": 0.25}, 2).endswith("-s2")
