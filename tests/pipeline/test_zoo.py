@@ -133,3 +133,15 @@ def test_entry_names_are_stable_and_distinguish_arguments_and_seeds():
     assert a == zoo.entry_name("ncfl", {"width_scale": 0.25, "preset": "Md"}, 0)  # key order does not matter
     assert a != zoo.entry_name("ncfl", {"preset": "Mc", "width_scale": 0.25}, 0)
     assert a.endswith("-s0") and zoo.entry_name("ncfl", {"preset": "Md", "width_scale": 0.25}, 2).endswith("-s2")
+
+
+def test_zoo_check_retrains_an_entry_to_the_same_psnr(isolated, cli):
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    name = _entry(isolated).name
+    listing = cli("zoo", "list", "--profile", "tiny")
+    assert listing.returncode == 0 and name in listing.stdout
+    r = cli("zoo", "check", name, "--profile", "tiny", "--dataset", "embedded-test", "--sigma", "30")
+    assert r.returncode == 0, r.stderr
+    assert "within tolerance" in r.stdout and "Δ +0.0000 dB" in r.stdout
+    missing = cli("zoo", "check", "nope-s0", "--profile", "tiny")
+    assert missing.returncode == 2 and "no zoo entry 'nope-s0'" in missing.stderr

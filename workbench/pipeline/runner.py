@@ -185,6 +185,8 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     tables = prof.reported_tables or [spec.id]
     rep = reported.reported_for(tables)  # read before any work: a broken table stops the run here
     zoo_dir = zoo.zoo_root(profile, results_root) if prof.zoo else None
+    if zoo_dir is not None:
+        zoo.code_at_start()  # the code this process runs, recorded in every entry it publishes
     if zoo_dir is not None and not retrain:
         zoo.install_prior(zoo_dir)  # the zoo's frozen motion prior, so checking inputs does not retrain it
     inputs = {name: cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)

@@ -25,6 +25,7 @@ the union: every parameter and buffer comes from exactly one of the two files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -56,6 +57,13 @@ class ZooHit:
     status: str
     folder: Path
     manifest: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1)
+def code_at_start() -> dict[str, object]:
+    """The checkout's git commit and dirty flag when this process first asked (the runner asks before any
+    cell runs), so an entry published hours later names the code the process imported, not a later HEAD."""
+    return {**provenance.git_info(), "code_hash": provenance.code_hash()}
 
 
 def zoo_root(profile: str, root: Path | None = None) -> Path:
@@ -169,11 +177,11 @@ def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Modul
     if spynet is not None and motion_init is not None:
         shared["spynet"] = _publish_prior(zoo_dir, spynet, motion_init)
         state = {k: v for k, v in state.items() if not k.startswith(SPYNET_PREFIX)}
-    git = provenance.git_info()
+    git = code_at_start()
     manifest = {
         "entry": name, "model": config["model"], "model_args": config["model_args"], "seed": config["seed"],
         "config_hash": config_hash(config), "config": config, "schedule": train.schedule(),
-        "code_commit": git.get("git_commit"), "code_dirty": git.get("git_dirty"), "code_hash": provenance.code_hash(),
+        "code_commit": git.get("git_commit"), "code_dirty": git.get("git_dirty"), "code_hash": git.get("code_hash"),
         "train_data_sha256": config["train_data_sha256"], "train_inputs": summary.get("train_inputs", {}),
         "motion_init_sha256": hashlib.sha256(motion_init.read_bytes()).hexdigest() if motion_init else None,
         "shared": shared, "steps": summary.get("steps"), "final_loss": summary.get("final_loss"),

@@ -5,7 +5,8 @@ arguments, seed, resolved recipe; the training data must have the recorded check
 committed and the retrained weights on the same test clips at the same σ with identical test noise; the
 dataset-level PSNR difference must stay within ``tolerance_db`` (0.05 dB: CPU training here is
 deterministic for a fixed thread count, so a larger gap means the code, the data or the machine's
-arithmetic changed).
+arithmetic changed). The retraining runs with the thread count the entry was trained with (its manifest's
+``threads``): the order of floating-point reductions, and so the last bits of every step, depend on it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from workbench.config import from_mapping
 from workbench.context import RunContext
@@ -88,8 +90,13 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
     committed = build_model(cell.model, cell.model_args, seed=cell.seed, where=name)
     zoo.load_entry(committed, zoo.find(zoo_dir, name, manifest["config"]), zoo_dir)
     retrained = build_model(cell.model, cell.model_args, seed=cell.seed, where=name)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(manifest.get("threads") or threads))
     t0 = time.time()
-    train_model(cell, retrained, ctx)
+    try:
+        train_model(cell, retrained, ctx)
+    finally:
+        torch.set_num_threads(threads)
     train_s = time.time() - t0
     return CheckResult(entry=name, committed_db=_psnr(committed, cell, device),
                        retrained_db=_psnr(retrained, cell, device), train_s=train_s, tolerance_db=tolerance_db)
