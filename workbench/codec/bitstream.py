@@ -1,4 +1,5 @@
-"""Real bitstreams for :class:`~workbench.codec.learned.HyperpriorCodec`, entropy-coded with ``constriction``.
+"""Real bitstreams for :class:`~workbench.codec.learned.HyperpriorCodec` (and its mean-scale variant),
+entropy-coded with ``constriction``.
 
 One bitstream per clip, frames coded independently (an image codec applied per frame):
 ``header = "HPC1", frames, height, width`` (little-endian, 10 bytes), then the words of one
@@ -6,10 +7,12 @@ One bitstream per clip, frames coded independently (an image codec applied per f
 
 Tables (float64, computed identically by encoder and decoder from the model alone):
 
-- ``ẑ``: per channel, the factorized prior's ``p(k)`` for integers ``k`` whose cumulative lies in
-  ``(TAIL, 1 − TAIL)`` (found on ``[−Z_SEARCH, Z_SEARCH]``), plus one escape symbol holding the rest;
-- ``ŷ``: per σ level (64 levels log-spaced in [0.11, 64], a scale is coded with its nearest level in
-  log σ), the Gaussian ``p(k)`` for ``|k| ≤ ceil(6.5 σ)``, plus an escape symbol.
+- ``ẑ``: per channel, the factorized prior's ``p(k + μ_c)`` for integer symbols ``k = round(z − μ_c)``
+  whose cumulative lies in ``(TAIL, 1 − TAIL)`` (found on ``[−Z_SEARCH, Z_SEARCH]``), plus one escape symbol
+  holding the rest (``μ``: the prior's offsets, zero unless imported from CompressAI);
+- ``ŷ``: symbols ``k = round(y − μ)`` (μ from the hyperprior, zero for the scale-only codec); per σ level
+  (64 levels log-spaced in [0.11, 64], a scale is coded with its nearest level in log σ), the Gaussian
+  ``p(k)`` for ``|k| ≤ ceil(6.5 σ)``, plus an escape symbol.
 
 An escaped value is then coded uniformly on 16 bits. Decode order per frame: ``ẑ`` channel by channel,
 then ``ŷ`` grouped by σ level; inside a group, raster order, then the group's escaped values.
@@ -134,16 +137,17 @@ def compress(model: HyperpriorCodec, frames: Tensor, *, levels: int = 64) -> Cod
     est = 0.0
     for i in range(t):
         y, z = model.analyse(pad_to_multiple(frames[i : i + 1]))
-        z_hat, y_hat = torch.round(z), torch.round(y)
-        sigma = model.scales(z_hat)
+        z_sym, z_hat = model.z_prior.quantise(z)
+        mu, sigma = model.means_scales(z_hat)
+        y_sym = torch.round(y - mu)
         out = {
-            "y_likelihood": gaussian_likelihood(y_hat, sigma),
+            "y_likelihood": gaussian_likelihood(y_sym, sigma),
             "z_likelihood": model.z_prior.likelihood(z_hat),
         }
         est += float(estimated_bits(out))
-        recon.append(model.synthesise(y_hat)[..., :h, :w])
-        zi = z_hat[0].reshape(z_hat.shape[1], -1).to(torch.int64).numpy()
-        yi = y_hat.reshape(-1).to(torch.int64).numpy()
+        recon.append(model.synthesise(y_sym + mu)[..., :h, :w])
+        zi = z_sym[0].reshape(z_sym.shape[1], -1).to(torch.int64).numpy()
+        yi = y_sym.reshape(-1).to(torch.int64).numpy()
         idx = scale_indices(sigma, s_levels)
         groups += [(zi[c], z_tabs[c]) for c in range(zi.shape[0])]
         groups += [(yi[idx == lvl], y_tabs[lvl]) for lvl in range(levels) if np.any(idx == lvl)]
@@ -174,15 +178,16 @@ def decompress(model: HyperpriorCodec, data: bytes, *, levels: int = 64) -> Deco
     ys, zs, recon = [], [], []
     for _ in range(t):
         z = np.stack([_decode_group(coder, zh * zw, z_tabs[c]) for c in range(c_z)])
-        sigma = model.scales(torch.from_numpy(z.astype(np.float32)).reshape(1, c_z, zh, zw))
+        z_sym = torch.from_numpy(z.astype(np.float32)).reshape(1, c_z, zh, zw)
+        mu, sigma = model.means_scales(z_sym + model.z_prior.offsets())
         idx = scale_indices(sigma, s_levels)
         y = np.zeros(idx.shape, dtype=np.int64)
         for lvl in range(levels):
             mask = idx == lvl
             if np.any(mask):
                 y[mask] = _decode_group(coder, int(mask.sum()), y_tabs[lvl])
-        y_hat = torch.from_numpy(y.astype(np.float32)).reshape(sigma.shape)
-        recon.append(model.synthesise(y_hat)[..., :h, :w])
+        y_sym = torch.from_numpy(y.astype(np.float32)).reshape(sigma.shape)
+        recon.append(model.synthesise(y_sym + mu)[..., :h, :w])
         zs.append(z)
         ys.append(y)
     return DecodedClip(y_symbols=ys, z_symbols=zs, x_hat=torch.cat(recon))

@@ -3,7 +3,10 @@
 - :class:`FactorizedPrior` — the "entropy bottleneck" for the hyper-latent ``z`` (paper appendix 6.1):
   per channel a learned, monotone cumulative ``c(x) = sigmoid(f(x))`` where ``f`` is a small network
   ``R → R`` with positive (softplus) matrices, biases and ``tanh``-gated residual non-linearities;
-  ``p(ẑ = k) = c(k + ½) − c(k − ½)``.
+  ``p(ẑ = k) = c(k + ½) − c(k − ½)``. Optionally (``medians=True``, a codec imported from CompressAI,
+  :mod:`workbench.codec.compressai_import`) ``z`` is quantised around per-channel medians ``μ_c`` as
+  CompressAI's ``EntropyBottleneck`` does: symbol ``k = round(z − μ_c)``, value ``ẑ = k + μ_c``; the codecs
+  trained here keep ``μ = 0``.
 - :func:`gaussian_likelihood` — the Gaussian conditional for ``y`` (zero mean, scale σ from the
   hyperprior): ``p(ŷ = k) = Φ((k + ½)/σ) − Φ((k − ½)/σ)``, σ lower-bounded by 0.11.
 
@@ -56,10 +59,20 @@ def scale_indices(scales: Tensor, table: np.ndarray) -> np.ndarray:
 
 
 class FactorizedPrior(nn.Module):
-    """Per-channel learned density for ``z`` (N, C, H, W); Ballé et al. 2018, appendix 6.1."""
+    """Per-channel learned density for ``z`` (N, C, H, W); Ballé et al. 2018, appendix 6.1.
 
-    def __init__(self, *, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0):
+    ``filters``: widths of the hidden layers of ``f`` (ours (3, 3, 3); CompressAI's default (3, 3, 3, 3)).
+    ``medians``: keep per-channel quantisation offsets ``μ`` (C,) as a buffer of the state dict; without it
+    ``μ`` is a zero buffer outside the state dict (so the codec checkpoints written by
+    :mod:`workbench.codec.train` keep their keys).
+    """
+
+    medians: Tensor
+
+    def __init__(self, *, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0,
+                 medians: bool = False):
         super().__init__()
+        self.register_buffer("medians", torch.zeros(channels), persistent=medians)
         dims = (1, *filters, 1)
         scale = init_scale ** (1.0 / (len(filters) + 1))
         self.matrices = nn.ParameterList()
@@ -80,6 +93,16 @@ class FactorizedPrior(nn.Module):
                 x = x + torch.tanh(self.factors[i]) * torch.tanh(x)
         return x
 
+    def offsets(self) -> Tensor:
+        """The quantisation offsets ``μ`` as ``(1, C, 1, 1)`` (zeros unless imported)."""
+        return self.medians.view(1, -1, 1, 1)
+
+    def quantise(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Integer symbols ``round(z − μ)`` and the values ``ẑ = symbols + μ`` of ``z`` (N, C, H, W)."""
+        offsets = self.offsets()
+        symbols = torch.round(z - offsets)
+        return symbols, symbols + offsets
+
     def likelihood(self, z_hat: Tensor) -> Tensor:
         """``p(ẑ)`` element-wise for ``z_hat`` (N, C, H, W) (integers, or noisy values in training)."""
         n, c, h, w = z_hat.shape
@@ -92,15 +115,17 @@ class FactorizedPrior(nn.Module):
 
     @torch.no_grad()
     def tails(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """``(c(x), 1 − c(x))`` for every channel at ``points`` (L,), each (C, L), accurate in both tails."""
+        """``(c(x), 1 − c(x))`` for every channel at ``x = points + μ_c`` (``points`` (L,) in symbol units),
+        each (C, L), accurate in both tails."""
         c = self.matrices[0].shape[0]
-        logits = self._logits(points.float().view(1, 1, -1).expand(c, 1, -1))[:, 0]
+        x = points.float().view(1, 1, -1) + self.medians.view(c, 1, 1)
+        logits = self._logits(x)[:, 0]
         return torch.sigmoid(logits), torch.sigmoid(-logits)
 
     @torch.no_grad()
     def pmf_table(self, lo: int, hi: int) -> np.ndarray:
-        """``(C, hi − lo + 1)`` float64: p(ẑ_c = k) for k = lo..hi, computed as in :meth:`likelihood`."""
-        c = self.matrices[0].shape[0]
+        """``(C, hi − lo + 1)`` float64: p(symbol_c = k) = p(ẑ_c = k + μ_c) for k = lo..hi, computed as in
+        :meth:`likelihood`."""
         k = torch.arange(lo, hi + 1, dtype=torch.float32)
-        grid = k.view(1, 1, -1, 1).expand(1, c, -1, 1)
+        grid = k.view(1, 1, -1, 1) + self.offsets()
         return self.likelihood(grid)[0, :, :, 0].double().numpy()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-_PEDESTAL = 2.0**-36
+PEDESTAL = 2.0**-36
 
 
 class _LowerBound(torch.autograd.Function):
@@ -36,21 +36,27 @@ def lower_bound(x: Tensor, bound: float) -> Tensor:
     return _LowerBound.apply(x, torch.tensor(bound, dtype=x.dtype, device=x.device))  # type: ignore[no-any-return]
 
 
+def gdn_parameter(value: Tensor) -> Tensor:
+    """The stored parameter ``sqrt(value + pedestal)`` of an effective ``beta`` / ``gamma`` value (same shape);
+    used to import weights whose re-parameterisation differs (:mod:`workbench.codec.compressai_import`)."""
+    return torch.sqrt(value + PEDESTAL)
+
+
 class GDN(nn.Module):
     """GDN / inverse GDN over channels of ``(N, C, H, W)`` tensors."""
 
     def __init__(self, *, channels: int, inverse: bool = False, beta_min: float = 1e-6, gamma_init: float = 0.1):
         super().__init__()
         self.inverse = inverse
-        self.beta_bound = (beta_min + _PEDESTAL) ** 0.5
-        self.gamma_bound = _PEDESTAL**0.5
-        self.beta = nn.Parameter(torch.sqrt(torch.ones(channels) + _PEDESTAL))
-        self.gamma = nn.Parameter(torch.sqrt(gamma_init * torch.eye(channels) + _PEDESTAL))
+        self.beta_bound = (beta_min + PEDESTAL) ** 0.5
+        self.gamma_bound = PEDESTAL**0.5
+        self.beta = nn.Parameter(torch.sqrt(torch.ones(channels) + PEDESTAL))
+        self.gamma = nn.Parameter(torch.sqrt(gamma_init * torch.eye(channels) + PEDESTAL))
 
     def effective_params(self) -> tuple[Tensor, Tensor]:
         """The positive ``beta`` (C,) and ``gamma`` (C, C) actually used."""
-        beta = lower_bound(self.beta, self.beta_bound) ** 2 - _PEDESTAL
-        gamma = lower_bound(self.gamma, self.gamma_bound) ** 2 - _PEDESTAL
+        beta = lower_bound(self.beta, self.beta_bound) ** 2 - PEDESTAL
+        gamma = lower_bound(self.gamma, self.gamma_bound) ** 2 - PEDESTAL
         return beta, gamma
 
     def forward(self, x: Tensor) -> Tensor:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.codec.colour import ColourSpec
+from workbench.codec.compressai_import import CODEC_FORMATS, CodecCheckpointRef
 from workbench.codec.train import TrainSettings
 from workbench.codec.x265 import X265Settings
 from workbench.errors import ConfigError
@@ -45,7 +47,7 @@ class Fig2Params:
     x265_threads: int = 1
     x265_info_sei: bool = False
     ffmpeg: Literal["auto", "system"] = "auto"
-    # learned hyperprior codec, trained here on clean frames
+    # learned hyperprior codec, trained here on clean frames ...
     lambdas: list[float] = field(default_factory=lambda: [0.0018, 0.0035, 0.0067, 0.013])
     n_channels: int = 32
     m_channels: int = 32
@@ -58,6 +60,10 @@ class Fig2Params:
     train_lr: float = 1e-3
     seed: int = 0
     scale_levels: int = 64
+    # ... or imported: {path: FILE, format: compressai-bmshj2018-hyperprior | compressai-mbt2018-mean
+    # [, label: NAME]} or a list of them (one rate point each); no training then (lambdas, n/m_channels and
+    # train_* unused), and each file's sha256 keys the cell
+    codec_checkpoint: CodecCheckpointRef | list[CodecCheckpointRef] | None = None
     # figure crops
     crop_size: int = 96
     crop_sequence: str = ""  # "" = first sequence
@@ -85,7 +91,21 @@ class Fig2Params:
             for q in self.qps:
                 if not 0 <= q <= 51:
                     raise ConfigError(f"qps: x265 {self.x265_mode.upper()} values lie in [0, 51], got {q}")
-        if self.codec in ("learned", "both"):
+        refs = self.codec_checkpoints()
+        if refs and self.codec == "x265":
+            raise ConfigError("codec_checkpoint: only the learned codec uses it (codec 'x265'); remove the key "
+                              "or set codec: learned / both")
+        for ref in refs:
+            if ref.format not in CODEC_FORMATS:
+                raise ConfigError(f"codec_checkpoint.format: {ref.format!r} is not one of {CODEC_FORMATS.names()}")
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", ref.rate_label()):
+                raise ConfigError(f"codec_checkpoint.label: {ref.rate_label()!r} may hold only letters, digits, "
+                                  "'.', '_' and '-' (it names the rate point and its bitstream files)")
+        labels = [r.rate_label() for r in refs]
+        if len(set(labels)) < len(labels):
+            raise ConfigError(f"codec_checkpoint: two files share the rate-point label in {labels}; give each a "
+                              "distinct label")
+        if self.codec in ("learned", "both") and not refs:
             if not self.lambdas:
                 raise ConfigError(f"lambdas: an empty list trains nothing (codec {self.codec!r})")
             for lam in self.lambdas:
@@ -93,6 +113,11 @@ class Fig2Params:
                     raise ConfigError(f"lambdas: must be finite and > 0, got {lam}")
         if not math.isfinite(self.train_lr) or self.train_lr <= 0:
             raise ConfigError(f"train_lr: must be a finite number > 0, got {self.train_lr}")
+
+    def codec_checkpoints(self) -> list[CodecCheckpointRef]:
+        """The imported codec checkpoints (empty: the codec is trained here)."""
+        ref = self.codec_checkpoint
+        return [] if ref is None else [ref] if isinstance(ref, CodecCheckpointRef) else list(ref)
 
     def colour(self) -> ColourSpec:
         return ColourSpec(matrix=self.colour_matrix, range=self.colour_range, chroma_up=self.chroma_up)

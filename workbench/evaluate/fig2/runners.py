@@ -27,7 +27,7 @@ class PointResult:
     method: str  # "x265" | "learned-hyperprior"
     sigma: float
     sequence: str
-    rate_point: str  # "qp=32", "crf=28", "lambda=0.0067"
+    rate_point: str  # "qp=32", "crf=28", "lambda=0.0067", "checkpoint=<label>"
     bpp: float  # from the real bitstream
     clean: dict[str, float]
     noisy: dict[str, float]
@@ -91,19 +91,21 @@ def run_x265(
 
 def run_learned(
     clips: list[NoisyClip],
-    models: dict[float, HyperpriorCodec],
+    models: dict[str, HyperpriorCodec],
     spec: ColourSpec,
     *,
     work_dir: Path,
     crop: CropFn,
     levels: int = 64,
 ) -> list[PointResult]:
-    """Code every noisy clip with every model (per frame); check the decoded symbols are exact."""
+    """Code every noisy clip with every model (``models``: rate point → codec, in curve order; per frame);
+    check the decoded symbols are exact."""
     out = []
     for clip in clips:
         t, h, w = clip.shape
         x = torch.from_numpy(np.ascontiguousarray(clip.noisy.transpose(0, 3, 1, 2)))
-        for lam, model in sorted(models.items()):
+        for rate_point, model in models.items():
+            tag = rate_point.replace("=", "")
             t0 = time.perf_counter()
             coded = compress(model, x, levels=levels)
             t1 = time.perf_counter()
@@ -113,8 +115,8 @@ def run_learned(
                 np.array_equal(a, b) for a, b in zip(coded.z_symbols, decoded.z_symbols)
             )
             if not exact:
-                raise RuntimeError(f"{clip.sequence} lambda={lam:g}: decoded symbols differ from the encoded ones")
-            write_bytes(work_dir / "bitstreams" / f"{clip.sequence}_sigma{clip.sigma:g}_lambda{lam:g}.hpc", coded.data)
+                raise RuntimeError(f"{clip.sequence} {rate_point}: decoded symbols differ from the encoded ones")
+            write_bytes(work_dir / "bitstreams" / f"{clip.sequence}_sigma{clip.sigma:g}_{tag}.hpc", coded.data)
             recon = decoded.x_hat.permute(0, 2, 3, 1).numpy()
             pixels = t * h * w
             est, act = coded.estimated_bits, coded.actual_bits
@@ -123,12 +125,12 @@ def run_learned(
                     method="learned-hyperprior",
                     sigma=clip.sigma,
                     sequence=clip.sequence,
-                    rate_point=f"lambda={lam:g}",
+                    rate_point=rate_point,
                     bpp=act / pixels,
                     clean=clip_metrics(recon, clip.clean, spec),
                     noisy=clip_metrics(recon, clip.noisy, spec),
                     extra={
-                        "codec_model": f"hyperprior-N{model.n}-M{model.m}-lambda{lam:g}",
+                        "codec_model": f"{model.family}-N{model.n}-M{model.m}-{tag}",
                         "bpp_estimated": est / pixels,
                         "bpp_actual": act / pixels,
                         "rate_gap_pct": 100.0 * (act - est) / est,

@@ -11,10 +11,15 @@
 Every row carries ``setting`` (``sigma=20;qp=32``), ``rate_point``, ``command`` (the verbatim x265
 command line), ``colour`` (the declared conversion), ``codec_input`` and ``noise_seed``. Side files go to
 ``ctx.artifact_dir`` (:mod:`.artifacts`); bitstreams and trained weights to ``ctx.work_dir``.
+
+With ``codec_checkpoint`` the learned codec is not trained: each file is imported
+(:mod:`workbench.codec.compressai_import`) as the rate point ``checkpoint=<label>``, its sha256 is one of the
+cell's inputs and the training set is not read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,13 +27,14 @@ from typing import Any
 import numpy as np
 
 from workbench import ffmpeg as wb_ffmpeg
+from workbench.codec.compressai_import import load_codec_checkpoint
 from workbench.codec.learned import HyperpriorCodec
 from workbench.codec.train import train_hyperprior
 from workbench.config import config_hash
 from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.data.sequence import Sequence
-from workbench.errors import ConfigError
+from workbench.errors import CheckpointError, ConfigError
 from workbench.evaluate.fig2.artifacts import compressai_json, write_crops, write_json
 from workbench.evaluate.fig2.clips import CODEC_INPUT, NoisyClip, centre_crop_box, clip_metrics, make_clips
 from workbench.evaluate.fig2.curves import gap_rows
@@ -55,12 +61,32 @@ def _open(name: str, ctx: RunContext, max_frames: int | None, max_sequences: int
 
 
 def input_checksums(p: Fig2Params, ctx: RunContext) -> dict[str, str]:
-    """sha256 of every frame the study reads (test set, and the codec's training set when it trains)."""
-    names = {p.dataset} | ({p.train_dataset} if p.codec != "x265" else set())
+    """sha256 of every frame the study reads (test set, and the codec's training set when it trains) and of
+    every imported codec checkpoint (``codec_checkpoint/<label>``)."""
+    refs = p.codec_checkpoints() if p.codec != "x265" else []
+    names = {p.dataset} | ({p.train_dataset} if p.codec != "x265" and not refs else set())
     out: dict[str, str] = {}
     for name in sorted(names):
         out.update({f"{name}/{k}": v for k, v in dataset_checksums(_open(name, ctx, None)).items()})
+    for ref in refs:
+        path = Path(ref.path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: codec checkpoint not found (key 'codec_checkpoint' of cell "
+                                  f"{ctx.cell_name}); pass the path of the downloaded .pth.tar file")
+        out[f"codec_checkpoint/{ref.rate_label()}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def import_models(p: Fig2Params) -> tuple[dict[str, HyperpriorCodec], dict[str, Any]]:
+    """The codecs of ``codec_checkpoint`` by rate point (``checkpoint=<label>``, in the spec's order) and a note
+    on each import for the cell's manifest."""
+    models: dict[str, HyperpriorCodec] = {}
+    notes: dict[str, Any] = {}
+    for ref in p.codec_checkpoints():
+        model, info = load_codec_checkpoint(ref)
+        models[f"checkpoint={ref.rate_label()}"] = model
+        notes[ref.rate_label()] = {"file": Path(ref.path).name, "format": ref.format, "import": info.summary()}
+    return models, notes
 
 
 def train_models(
@@ -190,10 +216,13 @@ def run_fig2(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
         ctx.notes["x265"] = wb_ffmpeg.x265_version(exe)
         ctx.notes["x265_commands"] = sorted({pt.extra["command"] for pt in points if pt.method == "x265"})
     if use_learned:
-        train_seqs = _open(p.train_dataset, ctx, p.train_max_frames)
-        frames = [f[..., :3] for s in train_seqs for f in s.frames()]
-        models, summaries = train_models(p, frames, ctx.work_dir, device=ctx.device)
-        ctx.notes["learned_training"] = summaries
+        if p.codec_checkpoints():
+            models, ctx.notes["learned_import"] = import_models(p)
+        else:
+            train_seqs = _open(p.train_dataset, ctx, p.train_max_frames)
+            frames = [f[..., :3] for s in train_seqs for f in s.frames()]
+            trained, ctx.notes["learned_training"] = train_models(p, frames, ctx.work_dir, device=ctx.device)
+            models = {f"lambda={lam:g}": m for lam, m in sorted(trained.items())}
         points += run_learned(clips, models, spec, work_dir=ctx.work_dir / "learned", crop=crop, levels=p.scale_levels)
 
     base = {
@@ -240,6 +269,14 @@ def _write_artifacts(
                     f"x265 via ffmpeg ({ctx.notes.get('ffmpeg')}; libx265 {ctx.notes.get('x265')}), "
                     f"-x265-params {s.mode}=<Q>:{s.x265_params().split(':', 1)[1]}, "
                     f"preset {p.preset}, tune {p.tune or 'none'}, raw .hevc size; colour {spec.label()}"
+                )
+            elif p.codec_checkpoints():
+                formats = sorted({r.format for r in p.codec_checkpoints()})
+                name = "learned-" + "+".join(formats)
+                desc = (
+                    f"{', '.join(formats)} weights imported from "
+                    f"{', '.join(Path(r.path).name for r in p.codec_checkpoints())} "
+                    "(workbench.codec.compressai_import), real ANS bitstream (constriction), per frame"
                 )
             else:
                 name = f"learned-hyperprior-N{p.n_channels}-M{p.m_channels}"
