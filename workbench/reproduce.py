@@ -18,7 +18,7 @@ import pandas as pd
 
 from workbench.pipeline.runner import RunSummary, run_pipeline, takes_sequences
 from workbench.pipeline.spec import load_spec
-from workbench.report.assemble import build_report
+from workbench.report.assemble import TABLES, build_report
 
 
 def _short_table(version_dir: Path, kind: str) -> str:
@@ -50,7 +50,8 @@ def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device:
     summaries = [run_pipeline(s, profile, data_root=data_root, device=device, retrain=retrain,
                               sequences=sequences if sequences and takes_sequences(s, profile) else None)
                  for s in specs]
-    report_dir = build_report(profile) if report and summaries else None
+    wants_report = report and any(sm.spec_id in TABLES for sm in summaries)
+    report_dir = build_report(profile) if wants_report else None
     print(f"\nncfl-workbench reproduce — profile {profile!r}, {time.time() - t0:.0f} s"
           + (" (every model retrained from scratch)" if retrain else ""))
     if skipped:
