@@ -180,7 +180,7 @@ def open_embedded(split: str, *, max_frames: int | None = None) -> list[Sequence
     """The sequences of ``split`` (one of :data:`ALL_SPLITS`) in manifest order.
 
     Frames: float32 (H, W, 3) RGB in [0, 1]; H×W = 96×160 (smoke), 128×224 (mini-train; Big Buck Bunny 144×256 and
-    carphone 144×176 in mini-train; mini-test 112×192).
+    carphone 144×176 in mini-train; mini-test 96×160).
     """
     manifest = _manifest(split)
     base = split_dir(split)
