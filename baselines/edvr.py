@@ -251,7 +251,10 @@ class EDVR(RestorationModel):
         with_predeblur: bool = True,
         with_tsa: bool = True,
         use_torchvision: bool | None = None,
+        zero_init_output: bool = False,
     ) -> None:
+        """``zero_init_output``: ``conv_last`` starts at zero, so the untrained model returns its centre frame
+        (with ``hr_in``); off by default (BasicSR's initialisation)."""
         super().__init__()
         centre = num_frame // 2 if center_frame_idx is None else center_frame_idx
         if not 0 <= centre < num_frame:
@@ -290,6 +293,9 @@ class EDVR(RestorationModel):
         self.upconv2 = nn.Conv2d(c, 4 * 64, 3, 1, 1)
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, num_out_ch, 3, 1, 1)
+        if zero_init_output:
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
 
     @property
     def scale(self) -> int:

@@ -109,12 +109,18 @@ class FastDVDNet(RestorationModel):
     uses_noise_map = True
     in_channels = 3
 
-    def __init__(self, *, base_channels: int = 32) -> None:
+    def __init__(self, *, base_channels: int = 32, zero_init_output: bool = False) -> None:
         """``base_channels``: width of each denoising block's first scale (32 in the paper and the official
-        checkpoint; the mini profile uses 16, a quarter of the parameters)."""
+        checkpoint; the mini profile uses 16, a quarter of the parameters). ``zero_init_output``: the last
+        convolution of both blocks starts at zero, so the untrained model returns its middle input frame
+        (the official initialisation, kept by default, starts every convolution Kaiming-normal: the first
+        steps then undo a residual several times the noise; see ``docs/protocols.md`` §7)."""
         super().__init__()
         self.temp1 = DenoisingBlock(base_channels=base_channels)
         self.temp2 = DenoisingBlock(base_channels=base_channels)
+        if zero_init_output:
+            for block in (self.temp1, self.temp2):
+                nn.init.zeros_(block.outc.convblock[-1].weight)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """``clip`` (N, 5, 3, H, W) in [0, 1], ``noise_map`` (N, 1, H, W) σ/255 → centre frame (N, 3, H, W).
