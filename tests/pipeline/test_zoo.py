@@ -145,3 +145,17 @@ def test_zoo_check_retrains_an_entry_to_the_same_psnr(isolated, cli):
     assert "within tolerance" in r.stdout and "Δ +0.0000 dB" in r.stdout
     missing = cli("zoo", "check", "nope-s0", "--profile", "tiny")
     assert missing.returncode == 2 and "no zoo entry 'nope-s0'" in missing.stderr
+
+
+def test_the_zoo_prior_fills_an_empty_cache_and_never_overwrites(tmp_path, monkeypatch):
+    zoo_dir = tmp_path / "zoo" / "mini"
+    shared = zoo_dir / "shared" / "spynet-0123456789abcdef"
+    shared.mkdir(parents=True)
+    (shared / "spynet.pth").write_bytes(b"weights")
+    (shared / "report.json").write_text("{}")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    filled = zoo.install_prior(zoo_dir)
+    target = tmp_path / "cache" / "spynet" / "0123456789abcdef"
+    assert filled == [target] and (target / "spynet.pth").read_bytes() == b"weights"
+    (target / "spynet.pth").write_bytes(b"made here")
+    assert zoo.install_prior(zoo_dir) == [] and (target / "spynet.pth").read_bytes() == b"made here"
