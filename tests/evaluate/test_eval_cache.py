@@ -57,3 +57,11 @@ def test_the_key_changes_with_weights_protocol_and_data():
     with torch.no_grad():
         next(model.parameters()).view(-1)[0] += 1e-6
     assert weights_digest(model) != digest and evaluation_key(model, **base) != k
+
+
+def test_scalar_buffers_are_hashed():
+    model = torch.nn.Module()
+    model.register_buffer("gain", torch.tensor(256.0))
+    a = weights_digest(model)
+    model.gain.fill_(255.0)
+    assert weights_digest(model) != a
