@@ -268,3 +268,31 @@ def test_fig2_with_only_the_dataset_gap_is_not_resolved() -> None:
     assert math.isnan(out["ci_low"]) and "per-sequence" in out["interval_method"]
     empty = evaluate_claims([claim], {"fig2": fig2.iloc[0:0]}, load_reported(), profile="smoke").iloc[0]
     assert empty["verdict"] == "not resolved"
+
+
+def test_a_one_seed_claim_borrows_the_pooled_seed_spread() -> None:
+    """Table 7's models have one seed; Table 5's have three: their between-seed variance widens Table 7's
+    interval (and the method text says where it came from)."""
+    from workbench.report.claims import evaluate_claims, load_claims, pooled_seed_variance
+
+    rows = []
+    for table, method, seeds, base in (("table5", "ncfl-ma", 3, 20.0), ("table5", "ncfl-mb", 3, 20.5),
+                                       ("table7", "ncfl-m1", 1, 21.0), ("table7", "ncfl-m2", 1, 21.3)):
+        for s in range(seeds):
+            for k, q in enumerate("abcd"):
+                rows.append({"table": table, "method": method, "dataset": "embedded-mini-test", "seed": s,
+                             "level": "sequence", "sequence": q, "setting": "sigma=50", "metric": "psnr_db",
+                             "value": base + 0.1 * k + (0.2 if s == 1 else 0.0) + (0.01 * k * (method == "ncfl-m2"))})
+    frame = pd.DataFrame(rows)
+    measured = {t: frame[frame["table"] == t] for t in ("table5", "table7")}
+    v, df = pooled_seed_variance(measured, metric="psnr_db", setting="sigma=50")
+    # per model seed means m, m+0.2, m: variance 0.04/3 each; two models → df 4
+    assert df == 4 and v == pytest.approx(0.04 / 3)
+    out = evaluate_claims(load_claims(), measured, pd.DataFrame(columns=["table", "method", "dataset", "setting",
+                                                                         "metric", "value"]), profile="mini")
+    t7 = out[out["claim_id"] == "table7-m2-over-m1"].iloc[0]
+    assert "pooled between-seed variance" in t7["interval_method"]
+    # SE² = s²_d/4 + 2·v_pool: the seed terms dominate here
+    d = np.array([0.3 + 0.01 * k for k in range(4)])
+    se = math.sqrt(d.var(ddof=1) / 4 + 2 * v)
+    assert t7["se"] == pytest.approx(se)

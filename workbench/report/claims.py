@@ -24,8 +24,12 @@ and its standard error
 
 where ``s²_d`` is the sample variance of ``d_q`` over the sequences (method × sequence interaction plus
 evaluation noise) and ``v_A`` the sample variance over A's seeds of its sequence-averaged score
-``mean_q x_A(s, q)`` (training-seed spread); a term whose method has one seed cannot be estimated and is
-dropped, and the interval's ``method`` text says so (the interval then leaves that seed spread out). The
+``mean_q x_A(s, q)`` (training-seed spread). A method with one seed cannot estimate its own ``v``: where
+other methods of the run have several seeds at the same setting and metric (the mini profile trains every
+model of Tables 5 and 6 three times), their between-seed variances are pooled (:func:`pooled_seed_variance`,
+df-weighted, each distinct model once) and stand in for it — an assumption that seed spread is similar
+across the models of one recipe, stated in the ``method`` text; where no method has several seeds the term
+is dropped and the text says the interval leaves that seed spread out. The
 interval is ``Δ ± t_{(1+level)/2, ν} · SE`` with Welch–Satterthwaite degrees of freedom
 ``ν = SE⁴ / Σ_j (k_j² / ν_j)`` over the terms ``k_j`` kept (``ν_j`` = n_q − 1, n_A − 1, n_B − 1).
 
@@ -231,10 +235,13 @@ def _aligned(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     return ma[:, [qa.index(q) for q in shared]], mb[:, [qb.index(q) for q in shared]]
 
 
-def difference_interval(a: Any, b: Any, *, level: float = 0.95) -> DifferenceInterval:
+def difference_interval(a: Any, b: Any, *, level: float = 0.95,
+                        pooled: tuple[float, int] | None = None) -> DifferenceInterval:
     """Δ = mean_q(mean_s x_A − mean_s x_B) with SE² = s²_d/n_q + v_A/n_A + v_B/n_B and a Welch–Satterthwaite
     t-interval (see the module docstring). ``a``, ``b``: per-sequence scores, DataFrames with ``seed``,
-    ``sequence``, ``value`` or (seeds × sequences) arrays. With one sequence the interval is NaN."""
+    ``sequence``, ``value`` or (seeds × sequences) arrays. With one sequence the interval is NaN.
+    ``pooled``: ``(variance, df)`` of the between-seed spread pooled over methods that have several seeds
+    (:func:`pooled_seed_variance`); it stands in for ``v`` of a method with one seed."""
     ma, mb = _aligned(a, b)
     (n_a, n_q), n_b = ma.shape, mb.shape[0]
     d = ma.mean(axis=0) - mb.mean(axis=0)
@@ -248,6 +255,10 @@ def difference_interval(a: Any, b: Any, *, level: float = 0.95) -> DifferenceInt
     for name, m, n in (("A", ma, n_a), ("B", mb, n_b)):
         if n > 1:
             terms.append((f"v_{name}/n_{name}", float(m.mean(axis=1).var(ddof=1)) / n, n - 1))
+        elif pooled is not None and pooled[1] > 0:
+            terms.append((f"v_pool/n_{name}", pooled[0], pooled[1]))
+            notes.append(f"v_{name} = the pooled between-seed variance of the methods with several seeds at "
+                         f"this setting ({pooled[0]:.3g}, df {pooled[1]}): {name} has 1 seed")
         else:
             notes.append(f"v_{name} dropped ({name} has 1 seed: its training-seed spread is not in SE)")
     se2 = sum(k for _, k, _ in terms)
@@ -308,19 +319,20 @@ def _scores(rows: pd.DataFrame, claim: Claim, method: str, setting: str) -> pd.D
     return pd.DataFrame({"seed": seed, "sequence": sel["sequence"], "value": sel["value"]}).reset_index(drop=True)
 
 
-def _interval(claim: Claim, a: pd.DataFrame, b: pd.DataFrame, method_b: str, note: str = "") -> Evaluation:
+def _interval(claim: Claim, a: pd.DataFrame, b: pd.DataFrame, method_b: str, note: str = "",
+              pooled: tuple[float, int] | None = None) -> Evaluation:
     missing = [m for m, s in ((claim.method_a, a), (method_b, b)) if s.empty]
     if missing:
         return Evaluation(None, method_b, NOT_MEASURED, f"no sequence-level rows of {', '.join(missing)}")
     try:
-        return Evaluation(difference_interval(a, b), method_b, None, note)
+        return Evaluation(difference_interval(a, b, pooled=pooled), method_b, None, note)
     except ValueError as exc:
         return Evaluation(None, method_b, NOT_MEASURED, str(exc))
 
 
-def _greater(claim: Claim, rows: pd.DataFrame) -> Evaluation:
+def _greater(claim: Claim, rows: pd.DataFrame, pooled: tuple[float, int] | None = None) -> Evaluation:
     return _interval(claim, _scores(rows, claim, claim.method_a, claim.setting),
-                     _scores(rows, claim, claim.method_b, claim.setting), claim.method_b)
+                     _scores(rows, claim, claim.method_b, claim.setting), claim.method_b, pooled=pooled)
 
 
 def _contrast(at1: pd.DataFrame, at2: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
@@ -337,7 +349,8 @@ def _contrast(at1: pd.DataFrame, at2: pd.DataFrame) -> tuple[pd.DataFrame, bool]
     return pd.DataFrame({"seed": 0, "sequence": diff.index, "value": diff.to_numpy()}), False
 
 
-def _gap_grows(claim: Claim, rows: pd.DataFrame) -> Evaluation:
+def _gap_grows(claim: Claim, rows: pd.DataFrame, pooled: tuple[float, int] | None = None) -> Evaluation:
+    """(``pooled`` is not used: the seed spread of a contrast between two σ is another quantity.)"""
     s1, s2 = claim.settings
     ya, paired_a = _contrast(_scores(rows, claim, claim.method_a, s1), _scores(rows, claim, claim.method_a, s2))
     yb, paired_b = _contrast(_scores(rows, claim, claim.method_b, s1), _scores(rows, claim, claim.method_b, s2))
@@ -348,7 +361,7 @@ def _gap_grows(claim: Claim, rows: pd.DataFrame) -> Evaluation:
     return _interval(claim, ya, yb, claim.method_b, note)
 
 
-def _best_of(claim: Claim, rows: pd.DataFrame) -> Evaluation:
+def _best_of(claim: Claim, rows: pd.DataFrame, pooled: tuple[float, int] | None = None) -> Evaluation:
     a = _scores(rows, claim, claim.method_a, claim.setting)
     measured = {c: s for c in claim.comparators if not (s := _scores(rows, claim, c, claim.setting)).empty}
     if a.empty or not measured:
@@ -363,7 +376,7 @@ def _best_of(claim: Claim, rows: pd.DataFrame) -> Evaluation:
     left = [c for c in claim.comparators if c not in measured]
     note = (f"comparator = best measured of {', '.join(measured)} at {claim.setting} (mean score)" +
             (f"; not measured: {', '.join(left)}" if left else ""))
-    return _interval(claim, a, measured[best], best, note)
+    return _interval(claim, a, measured[best], best, note, pooled=pooled)
 
 
 def _fig2_rows(rows: pd.DataFrame, claim: Claim) -> pd.DataFrame:
@@ -377,7 +390,7 @@ def _fig2_rows(rows: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     return sel
 
 
-def _fig2_gap(claim: Claim, rows: pd.DataFrame) -> Evaluation:
+def _fig2_gap(claim: Claim, rows: pd.DataFrame, pooled: tuple[float, int] | None = None) -> Evaluation:
     """One-sample t over the per-sequence gap rows (learned − x265 at matched bpp, against the clean clip)."""
     sel = _fig2_rows(rows, claim)
     levels = sel["level"] if "level" in sel.columns else pd.Series("sequence", index=sel.index)
@@ -397,7 +410,7 @@ def _fig2_gap(claim: Claim, rows: pd.DataFrame) -> Evaluation:
     return Evaluation(dataclasses.replace(found, method=method, n_seeds_b=0), claim.method_b)
 
 
-EVALUATORS: dict[str, Callable[[Claim, pd.DataFrame], Evaluation]] = {
+EVALUATORS: dict[str, Callable[[Claim, pd.DataFrame, tuple[float, int] | None], Evaluation]] = {
     "greater": _greater,
     "gap_grows": _gap_grows,
     "best_of": _best_of,
@@ -419,8 +432,31 @@ def _sequence_rows(measured: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["level"] == "sequence"] if "level" in rows.columns else rows
 
 
+def pooled_seed_variance(measured: dict[str, pd.DataFrame], *, metric: str, setting: str
+                         ) -> tuple[float, int] | None:
+    """``(variance, df)``: the between-seed variance of the sequence-averaged score, pooled (df-weighted)
+    over every method with two or more seeds at ``setting`` in any table; a model that appears in several
+    tables (M_c is Table 5's and Table 6's) counts once. ``None`` when no method has two seeds there."""
+    seen: set[tuple[float, ...]] = set()
+    num, dof = 0.0, 0
+    for frame in measured.values():
+        rows = _sequence_rows(frame)
+        if "seed" not in rows.columns or rows.empty:
+            continue
+        rows = rows[(rows["metric"] == metric) & (rows["setting"].astype(str) == setting)]
+        for _, g in rows.groupby(["method", "dataset"] if "dataset" in rows.columns else ["method"]):
+            means = g.groupby("seed")["value"].mean()
+            key = tuple(round(float(v), 9) for v in means.sort_index())
+            if len(means) < 2 or key in seen:
+                continue
+            seen.add(key)
+            num += float(means.var(ddof=1)) * (len(means) - 1)
+            dof += len(means) - 1
+    return (num / dof, dof) if dof else None
+
+
 def evaluate_claim(claim: Claim, measured: pd.DataFrame | None, reported: pd.DataFrame, *,
-                   profile: str) -> dict[str, Any]:
+                   profile: str, pooled: tuple[float, int] | None = None) -> dict[str, Any]:
     """One output row (the columns of :data:`COLUMNS`) for ``claim`` on its table's ``measured.csv`` rows."""
     row: dict[str, Any] = {"claim_id": claim.id, "table": claim.table, "statement": claim.statement,
                            "metric": claim.metric, "setting": claim.setting_label, "method_a": claim.method_a,
@@ -432,7 +468,7 @@ def evaluate_claim(claim: Claim, measured: pd.DataFrame | None, reported: pd.Dat
         return {**row, **empty, **counts, "interval_method": f"no measured.csv of {claim.table}",
                 "verdict": NOT_MEASURED}
     rows = _usable(measured) if claim.kind == "fig2_gap" else _sequence_rows(measured)
-    found = EVALUATORS[claim.kind](claim, rows)
+    found = EVALUATORS[claim.kind](claim, rows, pooled)
     row["method_b"] = found.method_b
     iv = found.interval
     if iv is None:
@@ -448,5 +484,9 @@ def evaluate_claims(claims: list[Claim], measured: dict[str, pd.DataFrame], repo
                     profile: str) -> pd.DataFrame:
     """One row per claim (columns :data:`COLUMNS`). ``measured`` maps a table id (``table5``, ``fig2``) to that
     table's ``measured.csv`` (one results version, of ``profile``); a missing table → "not measured"."""
-    return pd.DataFrame([evaluate_claim(c, measured.get(c.table), reported, profile=profile) for c in claims],
-                        columns=COLUMNS)
+    out = []
+    for c in claims:
+        pooled = None if c.kind in ("gap_grows", "fig2_gap") else pooled_seed_variance(
+            measured, metric=c.metric, setting=c.setting)
+        out.append(evaluate_claim(c, measured.get(c.table), reported, profile=profile, pooled=pooled))
+    return pd.DataFrame(out, columns=COLUMNS)
