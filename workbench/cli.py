@@ -232,6 +232,18 @@ def cmd_bench_deform(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_loader(a: argparse.Namespace) -> int:
+    from workbench.train.loader_bench import benchmark_loader  # lazy: keeps `workbench --help` fast
+
+    r = benchmark_loader(dataset=a.dataset, data_root=Path(a.data_root) if a.data_root else None,
+                         workers=a.workers, batch=a.batch, patch=a.patch, clip_frames=a.clip_frames,
+                         batches=a.batches, cache_frames=a.cache_frames, model=a.model,
+                         model_args=_overrides(a.model_arg) if a.model_arg else None, precision=a.precision,
+                         device=a.device, steps=a.steps, warmup=a.warmup)
+    print("\n".join(r.lines()))
+    return 0
+
+
 RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "version"), ("created_utc", "created"),
                    ("commit", "commit"), ("result_kind", "kind"), ("overrides", "overrides"), ("note", "note")]
 
@@ -530,6 +542,23 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--repeats", type=int, default=7, help="timed runs")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
+    bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "
+                "steps/s on the device, one run")
+    bl.add_argument("--dataset", default="embedded-train", help="training dataset id")
+    bl.add_argument("--workers", type=int, default=2, help="worker processes of the second measurement")
+    bl.add_argument("--batch", type=int, default=4, help="clips per batch")
+    bl.add_argument("--patch", type=int, default=64, help="patch size in px")
+    bl.add_argument("--clip-frames", type=int, default=5, help="frames per clip (window models: their window)")
+    bl.add_argument("--batches", type=int, default=10, help="batches read per loader measurement")
+    bl.add_argument("--cache-frames", type=int, default=512, help="decoded frames each sampler keeps (0: none)")
+    bl.add_argument("--model", default="fastdvdnet", help="zoo model id (default fastdvdnet, base_channels 8)")
+    bl.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+                    help="constructor argument key=value (YAML value; replaces the default's arguments)")
+    bl.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="arithmetic of the model steps")
+    bl.add_argument("--steps", type=int, default=3, help="timed training steps")
+    bl.add_argument("--warmup", type=int, default=1, help="untimed training steps first")
+    device(bl)
+    bl.set_defaults(func=cmd_bench_loader)
     return p
 
 

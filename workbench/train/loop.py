@@ -190,7 +190,7 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
                           f"{spec.settle_bn_batches} batches of {spec.batch_size} (precise BN)\n")
 
 
-def _replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
+def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
     """What one step of :func:`train` draws from the generator after the clips (σ, then the noise), for
     the loader's look-ahead (:class:`~workbench.train.loader.PrefetchLoader`): the same calls on a zero
     batch of the clips' shape."""
@@ -255,7 +255,7 @@ def train(
                             spec_hash=spec_key)
 
     loader = PrefetchLoader(sampler=sampler, batch=spec.batch_size, workers=spec.loader_workers, g=g,
-                            steps=total - step, replay=_replay_step_draws(spec, sampler),
+                            steps=total - step, replay=replay_step_draws(spec, sampler),
                             pin_memory=torch.device(device).type == "cuda") if spec.loader_workers else None
     bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
                mininterval=2.0)
