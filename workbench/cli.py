@@ -244,6 +244,20 @@ def cmd_bench_loader(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_gpu_check(a: argparse.Namespace) -> int:
+    from workbench.train.gpu_check import GpuCheckSettings, plan, run_gpu_check  # lazy: keeps --help fast
+
+    settings = GpuCheckSettings(budget_s=a.budget_s)
+    if a.dry_run:
+        checks = plan(settings)
+        print(f"would run {len(checks)} checks on {a.gpu} (budget {a.budget_s:.0f} s) and write "
+              f"{a.out or 'runs/gpu_check/gpu-check-<UTC time>.csv'}:")
+        print("\n".join(f"  {c.name}: {c.what}" for c in checks))
+        return 0
+    run_gpu_check(device=a.gpu, out=Path(a.out) if a.out else None, settings=settings)
+    return 0
+
+
 RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "version"), ("created_utc", "created"),
                    ("commit", "commit"), ("result_kind", "kind"), ("overrides", "overrides"), ("note", "note")]
 
@@ -559,6 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--warmup", type=int, default=1, help="untimed training steps first")
     device(bl)
     bl.set_defaults(func=cmd_bench_loader)
+    bg = parser(be, "gpu-check", "on a CUDA device, in under 5 minutes: bf16 training steps of every denoising "
+                "model, the loader, runtime at 960x540 and deform benchmarks, into one CSV (refused without CUDA)")
+    bg.add_argument("--gpu", default="cuda", help="CUDA device to check: cuda or cuda:N")
+    bg.add_argument("--out", default=None, metavar="CSV", help="CSV path (default runs/gpu_check/gpu-check-<UTC>.csv)")
+    bg.add_argument("--budget-s", type=float, default=300.0, help="checks not started by then are recorded as skipped")
+    bg.add_argument("--dry-run", action="store_true", help="list the checks and exit (any machine)")
+    bg.set_defaults(func=cmd_bench_gpu_check)
     return p
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from workbench.data.catalog import open_dataset
+from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
 from workbench.evaluate.complexity.runtime import device_name
 from workbench.models.base import RestorationModel, RestorationOutput
@@ -170,6 +171,7 @@ def benchmark_loader(
     *,
     dataset: str = "embedded-train",
     data_root: Path | None = None,
+    sequences: list[Sequence] | None = None,
     workers: int = 2,
     batch: int = 4,
     patch: int = 64,
@@ -184,7 +186,8 @@ def benchmark_loader(
     warmup: int = 1,
     seed: int = 0,
 ) -> LoaderBenchResult:
-    """Clips/s of the loader at 0 and ``workers`` workers and steps/s of ``model`` (see the module docstring)."""
+    """Clips/s of the loader at 0 and ``workers`` workers and steps/s of ``model`` (see the module docstring);
+    ``sequences`` (then ``dataset`` is only their label) replace the dataset's."""
     for key, value, least in (("workers", workers, 1), ("batches", batches, 2), ("steps", steps, 1),
                               ("batch", batch, 1), ("patch", patch, 1), ("cache_frames", cache_frames, 0),
                               ("warmup", warmup, 0)):
@@ -194,7 +197,7 @@ def benchmark_loader(
     args = dict(DEFAULT_MODEL_ARGS) if model_args is None and model == DEFAULT_MODEL else dict(model_args or {})
     net = build_model(model, args, seed=seed, where="bench loader --model")
     frames = net.window if net.temporal_mode == "window" else clip_frames
-    seqs = open_dataset(dataset, root=data_root)
+    seqs = sequences if sequences is not None else open_dataset(dataset, root=data_root)
 
     def sampler() -> ClipSampler:
         return ClipSampler(sequences=seqs, clip_frames=frames, patch_size=patch, cache_frames=cache_frames)
