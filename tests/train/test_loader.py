@@ -65,18 +65,21 @@ def test_workers_give_the_same_loss_log_and_weights(tmp_path: Path, seqs: list[S
     assert _same_weights(m0, m2)
 
 
-def test_a_killed_run_with_workers_resumes_identically(tmp_path: Path, seqs: list[Sequence],
-                                                       one_torch_thread: None) -> None:
+@pytest.mark.parametrize("before,after", [(2, 2), (0, 2)])
+def test_a_killed_run_with_workers_resumes_identically(tmp_path: Path, seqs: list[Sequence], before: int,
+                                                       after: int, one_torch_thread: None) -> None:
+    """Killed after the step-2 checkpoint, resumed in a fresh process (the checkpoint's config hash ignores
+    the worker count, so a run may also resume with workers it did not start with)."""
     straight, m_straight = _run(seqs, tmp_path / "straight")
-    spec = _spec(loader_workers=2, checkpoint_every=2)
     torch.manual_seed(0)
-    r1 = train(model=FastDVDNet(base_channels=8), spec=spec, train_sequences=seqs, out_dir=tmp_path / "b",
-               stop_after=2, progress=False)
+    r1 = train(model=FastDVDNet(base_channels=8), spec=_spec(loader_workers=before, checkpoint_every=2),
+               train_sequences=seqs, out_dir=tmp_path / "b", stop_after=2, progress=False)
     assert r1.steps == 2
     torch.manual_seed(1)  # a fresh process: the weights come from the checkpoint only
     resumed = FastDVDNet(base_channels=8)
-    r2 = train(model=resumed, spec=spec, train_sequences=seqs, out_dir=tmp_path / "b", progress=False)
-    assert (r2.resumed_from, r2.steps, r2.loader_workers) == (2, 3, 2)
+    r2 = train(model=resumed, spec=_spec(loader_workers=after, checkpoint_every=2), train_sequences=seqs,
+               out_dir=tmp_path / "b", progress=False)
+    assert (r2.resumed_from, r2.steps, r2.loader_workers) == (2, 3, after)
     assert (tmp_path / "b" / "loss.csv").read_text() == straight
     assert _same_weights(m_straight, resumed)
 

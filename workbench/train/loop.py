@@ -254,9 +254,11 @@ def train(
         save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
                             spec_hash=spec_key)
 
-    loader = PrefetchLoader(sampler=sampler, batch=spec.batch_size, workers=spec.loader_workers, g=g,
-                            steps=total - step, replay=replay_step_draws(spec, sampler),
-                            pin_memory=torch.device(device).type == "cuda") if spec.loader_workers else None
+    loader = None
+    if spec.loader_workers and step < total:  # worker processes decode the coming steps' clips
+        loader = PrefetchLoader(sampler=sampler, batch=spec.batch_size, workers=spec.loader_workers, g=g,
+                                steps=total - step, replay=replay_step_draws(spec, sampler),
+                                pin_memory=torch.device(device).type == "cuda")
     bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
                mininterval=2.0)
     while step < total:
