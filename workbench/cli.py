@@ -232,6 +232,32 @@ def cmd_bench_deform(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_loader(a: argparse.Namespace) -> int:
+    from workbench.train.loader_bench import benchmark_loader  # lazy: keeps `workbench --help` fast
+
+    r = benchmark_loader(dataset=a.dataset, data_root=Path(a.data_root) if a.data_root else None,
+                         workers=a.workers, batch=a.batch, patch=a.patch, clip_frames=a.clip_frames,
+                         batches=a.batches, cache_frames=a.cache_frames, model=a.model,
+                         model_args=_overrides(a.model_arg) if a.model_arg else None, precision=a.precision,
+                         device=a.device, steps=a.steps, warmup=a.warmup)
+    print("\n".join(r.lines()))
+    return 0
+
+
+def cmd_bench_gpu_check(a: argparse.Namespace) -> int:
+    from workbench.train.gpu_check import GpuCheckSettings, plan, run_gpu_check  # lazy: keeps --help fast
+
+    settings = GpuCheckSettings(budget_s=a.budget_s)
+    if a.dry_run:
+        checks = plan(settings)
+        print(f"would run {len(checks)} checks on {a.gpu} (budget {a.budget_s:.0f} s) and write "
+              f"{a.out or 'runs/gpu_check/gpu-check-<UTC time>.csv'}:")
+        print("\n".join(f"  {c.name}: {c.what}" for c in checks))
+        return 0
+    run_gpu_check(device=a.gpu, out=Path(a.out) if a.out else None, settings=settings)
+    return 0
+
+
 RESULTS_COLUMNS = [("table", "table"), ("profile", "profile"), ("version", "version"), ("created_utc", "created"),
                    ("commit", "commit"), ("result_kind", "kind"), ("overrides", "overrides"), ("note", "note")]
 
@@ -530,6 +556,30 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--repeats", type=int, default=7, help="timed runs")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
+    bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "
+                "steps/s on the device, one run")
+    bl.add_argument("--dataset", default="embedded-train", help="training dataset id")
+    bl.add_argument("--workers", type=int, default=2, help="worker processes of the second measurement")
+    bl.add_argument("--batch", type=int, default=4, help="clips per batch")
+    bl.add_argument("--patch", type=int, default=64, help="patch size in px")
+    bl.add_argument("--clip-frames", type=int, default=5, help="frames per clip (window models: their window)")
+    bl.add_argument("--batches", type=int, default=10, help="batches read per loader measurement")
+    bl.add_argument("--cache-frames", type=int, default=512, help="decoded frames each sampler keeps (0: none)")
+    bl.add_argument("--model", default="fastdvdnet", help="zoo model id (default fastdvdnet, base_channels 8)")
+    bl.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+                    help="constructor argument key=value (YAML value; replaces the default's arguments)")
+    bl.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="arithmetic of the model steps")
+    bl.add_argument("--steps", type=int, default=3, help="timed training steps")
+    bl.add_argument("--warmup", type=int, default=1, help="untimed training steps first")
+    device(bl)
+    bl.set_defaults(func=cmd_bench_loader)
+    bg = parser(be, "gpu-check", "on a CUDA device, in under 5 minutes: bf16 training steps of every denoising "
+                "model, the loader, runtime at 960x540 and deform benchmarks, into one CSV (refused without CUDA)")
+    bg.add_argument("--gpu", default="cuda", help="CUDA device to check: cuda or cuda:N")
+    bg.add_argument("--out", default=None, metavar="CSV", help="CSV path (default runs/gpu_check/gpu-check-<UTC>.csv)")
+    bg.add_argument("--budget-s", type=float, default=300.0, help="checks not started by then are recorded as skipped")
+    bg.add_argument("--dry-run", action="store_true", help="list the checks and exit (any machine)")
+    bg.set_defaults(func=cmd_bench_gpu_check)
     return p
 
 

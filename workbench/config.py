@@ -4,6 +4,11 @@ Every section of a config is a dataclass; :func:`from_mapping` builds it from a 
 rejects unknown keys, missing required keys and wrongly typed values with one line that names the
 file and the key; a section with a ``validate()`` method then has its ranges checked the same way.
 ``--set a.b=value`` overrides are parsed with ``yaml.safe_load`` (never ``eval``).
+
+A key added to a section after runs were hashed can be declared with ``metadata=OMIT_AT_DEFAULT``: at its
+default it is left out of :func:`to_mapping` (so of :func:`config_hash`, ``config.yaml`` and manifests),
+and every hash, run folder and zoo entry of a config that does not set it stays what it was; set to another
+value it is written and hashed like any key.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import yaml
 from workbench.errors import ConfigError
 
 T = TypeVar("T")
+
+#: field metadata of a key that :func:`to_mapping` leaves out while it holds its default (see the docstring)
+OMIT_AT_DEFAULT: Mapping[str, Any] = types.MappingProxyType({"omit_at_default": True})
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -134,10 +142,17 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, where: str = "config"
     return obj
 
 
+def _at_omitted_default(obj: Any, f: dataclasses.Field[Any]) -> bool:
+    return bool(f.metadata.get("omit_at_default")) and f.default is not dataclasses.MISSING \
+        and getattr(obj, f.name) == f.default
+
+
 def to_mapping(obj: Any) -> Any:
-    """Dataclass → plain YAML/JSON-ready structure."""
+    """Dataclass → plain YAML/JSON-ready structure (keys marked :data:`OMIT_AT_DEFAULT` left out at their
+    default)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_mapping(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_mapping(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not _at_omitted_default(obj, f)}
     if isinstance(obj, list | tuple):
         return [to_mapping(v) for v in obj]
     if isinstance(obj, Mapping):

@@ -189,6 +189,14 @@ def _deform_conv_plain(
     stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int, dg: int,
     ho: int, wo: int,
 ) -> Tensor:
+    if torch.is_autocast_enabled(x.device.type):
+        # under autocast (bf16 training) the operator runs in fp32, as torchvision's autocast rule does: a
+        # bf16 sampling grid would be off by up to half a pixel at 240 px; the output takes the input's dtype
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            out = _deform_conv_plain(x.float(), offset.float(), mask.float() if mask is not None else None,
+                                     weight.float(), bias.float() if bias is not None else None, stride,
+                                     padding, dilation, groups, dg, ho, wo)
+        return out.to(x.dtype)
     h, w = x.shape[-2:]
     geom = _Geometry(int(h), int(w), ho, wo, (int(weight.shape[2]), int(weight.shape[3])), stride, padding,
                      dilation, groups, dg)

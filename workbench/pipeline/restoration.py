@@ -134,7 +134,7 @@ def _from_zoo(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]
         return None
     m = hit.manifest
     return {"run_dir": str(hit.folder), "recipe": p.train.recipe, "config": to_mapping(p.train),
-            "schedule": p.train.schedule(), "reused_training": "zoo", "zoo_entry": name,
+            "schedule": p.train.schedule(), "precision": p.train.precision, "reused_training": "zoo", "zoo_entry": name,
             "zoo_config_hash": m.get("config_hash"), "zoo_code_commit": m.get("code_commit"),
             "steps": m.get("steps"), "wall_s": m.get("wall_s"), "last_log": m.get("last_log", {})}
 
@@ -151,7 +151,7 @@ def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistI
             return served
     run_dir = train_dir(p, ctx)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "recipe": p.train.recipe, "config": to_mapping(p.train),
-                               "schedule": p.train.schedule()}
+                               "schedule": p.train.schedule(), "precision": p.train.precision}
     if ctx.retrain and run_dir.exists():
         shutil.rmtree(run_dir)  # from scratch: no finished run, no checkpoint to resume
     if (run_dir / "model.pt").exists():  # the same training (model, data, recipe, code) already finished

@@ -21,6 +21,16 @@ rank draws the whole global batch from the one generator and trains on clips ``r
 under DistributedDataParallel (rule and BatchNorm handling in :mod:`workbench.train.distributed`); the
 logged losses are means over ranks; only rank 0 writes ``checkpoint.pt``, ``loss.csv`` and ``model.pt``.
 Without ``parallel`` the loop is the single-process one, unchanged.
+
+Loader (``spec.loader_workers``; :mod:`workbench.train.loader`): with 0 the clips are decoded in the loop by
+:class:`~workbench.train.sampler.ClipSampler`; with N > 0, N worker processes decode them ahead while the
+main process keeps drawing every random number from the one generator, so the clips, the losses and the
+checkpointed generator state are those of the run without workers, and a resumed run continues alike.
+
+Precision (``spec.precision``; :mod:`workbench.train.precision`): ``bf16`` runs the forward pass under
+autocast; the L2 reduction and the auxiliary terms are fp32.
+
+Device: clips are drawn and noised on the CPU (the generator is a CPU one) and moved to ``device`` after.
 """
 
 from __future__ import annotations
@@ -28,7 +38,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +67,8 @@ from workbench.train.distributed import (
     shard,
     wrap,
 )
+from workbench.train.loader import PrefetchLoader
+from workbench.train.precision import autocast
 from workbench.train.sampler import ClipSampler
 from workbench.train.spec import TrainSpec
 
@@ -81,6 +94,9 @@ class TrainResult:
     world_size: int = 1
     backend: str = "none"
     batchnorm: str = "none"
+    #: arithmetic of the forward pass (``spec.precision``) and the loader's worker processes
+    precision: str = "fp32"
+    loader_workers: int = 0
 
 
 def _param_groups(model: RestorationModel, spec: TrainSpec) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
@@ -102,8 +118,8 @@ def _aux_loss(out: object, weights: dict[str, float], device: str) -> tuple[torc
     used: list[str] = []
     if isinstance(out, RestorationOutput):
         for name, weight in weights.items():
-            if name in out.aux:
-                aux = aux + weight * out.aux[name]
+            if name in out.aux:  # fp32 under bf16 autocast too (a no-op cast otherwise)
+                aux = aux + weight * out.aux[name].float()
                 used.append(name)
     return aux, used
 
@@ -174,6 +190,19 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
                           f"{spec.settle_bn_batches} batches of {spec.batch_size} (precise BN)\n")
 
 
+def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
+    """What one step of :func:`train` draws from the generator after the clips (σ, then the noise), for
+    the loader's look-ahead (:class:`~workbench.train.loader.PrefetchLoader`): the same calls on a zero
+    batch of the clips' shape."""
+    shape = (spec.batch_size, sampler.clip_frames, sampler.sequences[0].shape[2], spec.patch_size, spec.patch_size)
+
+    def replay(g: torch.Generator) -> None:
+        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
+        add_training_noise(torch.zeros(shape), sigma, g)
+
+    return replay
+
+
 def train(
     *,
     model: RestorationModel,
@@ -202,7 +231,7 @@ def train(
     groups, motion_params = _param_groups(model, spec)
     optim = torch.optim.Adam(groups, lr=spec.lr)
     g = torch.Generator().manual_seed(spec.seed)
-    spec_key = config_hash(spec)
+    spec_key = config_hash(replace(spec, loader_workers=0))  # workers do not change what is trained
     step = 0
     if ckpt_path.exists():
         if not resume:
@@ -225,6 +254,11 @@ def train(
         save_training_state(ckpt_path, model=model, optimizer=optim, step=step, rng=g.get_state(),
                             spec_hash=spec_key)
 
+    loader = None
+    if spec.loader_workers and step < total:  # worker processes decode the coming steps' clips
+        loader = PrefetchLoader(sampler=sampler, batch=spec.batch_size, workers=spec.loader_workers, g=g,
+                                steps=total - step, replay=replay_step_draws(spec, sampler),
+                                pin_memory=torch.device(device).type == "cuda")
     bar = tqdm(total=total, initial=step, disable=not (progress and main), desc=out_dir.name, leave=False,
                mininterval=2.0)
     while step < total:
@@ -234,16 +268,18 @@ def train(
         frozen = spec.motion_frozen_at(step)
         for prm in motion_params:
             prm.requires_grad_(not frozen)
-        clean = sampler.sample(spec.batch_size, g).to(device)
+        clean = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
         sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
         noisy = add_training_noise(clean, sigma, g).to(device)
+        clean = clean.to(device)
         clean, sigma, noisy = shard(clean, parallel), shard(sigma, parallel), shard(noisy, parallel)
         nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
             if model.uses_noise_map else None
-        out = net(noisy, nmap)
+        with autocast(spec.precision, device):
+            out = net(noisy, nmap)
         frames = out.frames if isinstance(out, RestorationOutput) else out
         target = clean[:, clean.shape[1] // 2] if model.temporal_mode == "window" else clean
-        l2 = torch.mean((frames - target) ** 2)
+        l2 = torch.mean((frames.float() - target) ** 2)  # fp32 under bf16 autocast (a no-op cast otherwise)
         aux, used = _aux_loss(out, spec.aux_weights_at(step), device)
         aux_terms.update(used)
         loss = l2 + aux
@@ -273,6 +309,8 @@ def train(
         if stop_after is not None and step >= stop_after:
             break
     bar.close()
+    if loader is not None:
+        loader.close()
     model_path = out_dir / "model.pt"
     for prm in motion_params:
         prm.requires_grad_(True)
@@ -283,4 +321,5 @@ def train(
     return TrainResult(steps=step, final_loss=last_loss, model_path=model_path, resumed_from=resumed_from,
                        last_log=log_rows[-1] if log_rows else {}, aux_terms=sorted(aux_terms),
                        world_size=parallel.world_size if parallel else 1,
-                       backend=parallel.backend if parallel else "none", batchnorm=bn_rule)
+                       backend=parallel.backend if parallel else "none", batchnorm=bn_rule,
+                       precision=spec.precision, loader_workers=spec.loader_workers)

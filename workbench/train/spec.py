@@ -10,6 +10,12 @@ paper); a model that returns no such term (every baseline, NCFL without a rate) 
 alone under the *same* recipe, so that all rows of a table share one optimiser, schedule and step count
 and differ only in the switch under test. Names must be among :data:`AUX_TERMS` (a typo fails).
 
+Execution keys (docs/scaling.md): ``loader_workers`` (worker processes that decode the training clips ahead
+of the loop, :mod:`workbench.train.loader`; the same clips, so the same losses) and ``precision`` (``bf16``:
+autocast around the forward pass, :mod:`workbench.train.precision`). Both are left out of the config hash
+at their defaults (:data:`workbench.config.OMIT_AT_DEFAULT`), so the hashes of existing runs, run folders
+and zoo entries are unchanged.
+
 The recipes the pipelines use are written once, in ``pipelines/recipes.yaml`` (see pipelines/README.md).
 """
 
@@ -19,12 +25,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from workbench.config import OMIT_AT_DEFAULT
 from workbench.errors import ConfigError
 
 #: auxiliary loss terms a model may return (``RestorationOutput.aux``)
 AUX_TERMS = ("ce_bpp",)
 #: where the weights of the motion network come from (see :mod:`workbench.train.motion`)
 MotionInit = Literal["none", "embedded-pretrained", "data-root"]
+#: arithmetic of the forward pass (see :mod:`workbench.train.precision`)
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 @dataclass
@@ -84,6 +94,10 @@ class TrainSpec:
     val_sigma: float = 25.0
     checkpoint_every: int = 25
     max_frames_per_sequence: int | None = None
+    #: worker processes decoding clips ahead of the loop (0: in the loop, as before; same clips either way)
+    loader_workers: int = field(default=0, metadata=OMIT_AT_DEFAULT)
+    #: ``fp32``, or ``bf16`` autocast around the forward pass (the rate and the loss reductions stay fp32)
+    precision: Precision = field(default="fp32", metadata=OMIT_AT_DEFAULT)
 
     def validate(self) -> None:
         """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
@@ -96,6 +110,11 @@ class TrainSpec:
                 raise ConfigError(f"{key}: must be at least 1, got {value}")
         if self.settle_bn_batches < 0:
             raise ConfigError(f"settle_bn_batches: must be 0 (off) or positive, got {self.settle_bn_batches}")
+        if self.loader_workers < 0:
+            raise ConfigError(f"loader_workers: must be 0 (decode in the loop) or a number of worker processes, "
+                              f"got {self.loader_workers}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision: {self.precision!r} is not one of {list(PRECISIONS)}")
         if self.val_every < 0:
             raise ConfigError(f"val_every: must be 0 (off) or positive, got {self.val_every}")
         if self.max_frames_per_sequence is not None and self.max_frames_per_sequence < 1:

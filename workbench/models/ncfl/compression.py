@@ -236,15 +236,19 @@ class NeuralCompression(nn.Module):
             e = self.encoder(features)
             return CompressionOutput(crop_to(self.decoder(e), features.shape), None, e)
         gain = self.log_gain.exp()
-        e = self.encoder(features) * gain
-        mode = self._mode()
-        hyper_features, z, z_hat = self.hyper(e, mode)
-        frame_ctx = crop_to(self.frame_context(frame), e.shape)
-        mu, scale, step = self.prior_parameters(hyper_features, frame_ctx)
-        e_hat = quantize(e, mu, step, mode=mode)
-        # eqs. 4–5 only where the loss uses them; with ce=False the rate exists for the log alone
-        with torch.set_grad_enabled(self.ce and torch.is_grad_enabled()):
-            rate = bits(likelihood(e_hat, mu, scale, step)) + self.hyper.rate(z_hat)
+        encoded = self.encoder(features)
+        # the entropy model (hyper-prior, prior, quantizer, eqs. 4–5) in fp32 under a caller's autocast
+        # (bf16 training, workbench/train/precision.py); without autocast the region and the casts are no-ops
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            e = encoded.float() * gain
+            mode = self._mode()
+            hyper_features, z, z_hat = self.hyper(e, mode)
+            frame_ctx = crop_to(self.frame_context(frame.float()), e.shape)
+            mu, scale, step = self.prior_parameters(hyper_features, frame_ctx)
+            e_hat = quantize(e, mu, step, mode=mode)
+            # eqs. 4–5 only where the loss uses them; with ce=False the rate exists for the log alone
+            with torch.set_grad_enabled(self.ce and torch.is_grad_enabled()):
+                rate = bits(likelihood(e_hat, mu, scale, step)) + self.hyper.rate(z_hat)
         out = crop_to(self.decoder(e_hat / gain), features.shape)
         n, _, h, w = features.shape
         stats = {
