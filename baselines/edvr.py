@@ -295,6 +295,7 @@ class EDVR(RestorationModel):
         self.conv_last = nn.Conv2d(64, num_out_ch, 3, 1, 1)
         if zero_init_output:
             nn.init.zeros_(self.conv_last.weight)
+            assert self.conv_last.bias is not None
             nn.init.zeros_(self.conv_last.bias)
 
     @property

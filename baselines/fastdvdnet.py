@@ -120,7 +120,9 @@ class FastDVDNet(RestorationModel):
         self.temp2 = DenoisingBlock(base_channels=base_channels)
         if zero_init_output:
             for block in (self.temp1, self.temp2):
-                nn.init.zeros_(block.outc.convblock[-1].weight)
+                last = block.outc.convblock[-1]
+                assert isinstance(last, nn.Conv2d)
+                nn.init.zeros_(last.weight)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """``clip`` (N, 5, 3, H, W) in [0, 1], ``noise_map`` (N, 1, H, W) σ/255 → centre frame (N, 3, H, W).
