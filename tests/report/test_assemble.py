@@ -97,3 +97,14 @@ def test_a_profile_without_tables_is_refused_in_one_line(tmp_path) -> None:  # n
     assert "\n" not in str(info.value)
     assert not (tmp_path / "results" / "report" / "mini").exists() or not any(
         p.name.startswith("v") for p in (tmp_path / "results" / "report" / "mini").iterdir())
+
+
+@pytest.mark.parametrize(("kind", "note"), [("pipeline check", " [pipeline check: smoke numbers, not a reproduction]"),
+                                            ("mini evidence", " [mini evidence: small-scale CPU evidence, not a "
+                                                              "reproduction]"),
+                                            ("reproduction", "")])
+def test_figures_say_what_kind_of_numbers_they_show(tmp_path, kind, note) -> None:  # noqa: ANN001
+    from workbench.report.analysis_data import smoke_note
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"result_kind": kind}))
+    assert smoke_note(tmp_path) == note

@@ -31,7 +31,14 @@ def manifest(version_dir: Path) -> dict[str, Any]:
     return data
 
 
+#: what a figure of each non-reproduction kind says it is
+KIND_NOTES = {"pipeline check": "smoke numbers", "mini evidence": "small-scale CPU evidence"}
+
+
 def smoke_note(version_dir: Path) -> str:
-    """"" for a reproduction, else the label every smoke figure carries."""
+    """"" for a reproduction, else the label every smoke or mini figure carries."""
     kind = manifest(version_dir).get("result_kind", "")
-    return "" if kind == "reproduction" else f" [{kind}: smoke numbers, not a reproduction]"
+    if kind == "reproduction":
+        return ""
+    what = KIND_NOTES.get(kind)
+    return f" [{kind}: {what}, not a reproduction]" if what else f" [{kind}: not a reproduction]"
