@@ -1,7 +1,8 @@
 """The ``restoration`` cell kind: train (or load) one model, then evaluate it on a dataset at each σ.
 
 Evaluation is :func:`workbench.evaluate.restoration.evaluate_model` (rows and protocol card described
-there). Training runs are cached by (model, args, seed, init checkpoint, recipe, code, training data), not
+there), run once per σ and cached by weights, protocol, data and code (:mod:`workbench.evaluate.cache`),
+so a model that stands in several tables is evaluated once at each σ. Training runs are cached by (model, args, seed, init checkpoint, recipe, code, training data), not
 by cell (:func:`train_dir`; a plugin model's source files are part of the key), so cells that only differ
 in evaluation (σ list, frames) — and identical rows of different tables — share one trained model.
 
@@ -247,8 +248,9 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
     data = {k: v for k, v in ctx.input_checksums.items() if k.startswith(ev.dataset + "/")}
     for sigma in ev.sigmas:  # one evaluation per σ, so a table evaluating a subset of σ shares them
         one = dataclasses.replace(ev, sigmas=[sigma])
-        key = evaluation_key(model, protocol={"dataset": ev.dataset, **to_mapping(one)}, subset=subset, data=data,
-                             device=ctx.device)
+        key = evaluation_key(model, protocol={"dataset": ev.dataset, **to_mapping(one),
+                                              "plugin_code": model_code_hash(p.model)},
+                             subset=subset, data=data, device=ctx.device)
         part, hit = cached_rows(key, lambda one=one: evaluate_model(  # type: ignore[misc]
             model, seqs, dataset=ev.dataset, spec=one, device=ctx.device, subset=subset, progress=progress_wanted()))
         rows.extend(part)
