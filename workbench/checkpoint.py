@@ -5,7 +5,8 @@
   mismatch report. Used by the importers of official checkpoints (``baselines/importers_*.py``,
   :func:`workbench.models.spynet.load_spynet`), by the pipeline (``checkpoint:`` key, cached trained
   weights) and by ``workbench train``.
-- :func:`save_weights` / :func:`load_weights`: a model's final weights (``model.pt``), atomic.
+- :func:`save_weights` / :func:`load_weights`: a model's final weights (``model.pt``), atomic;
+  :func:`save_state_dict_compressed`: the same with deflated zip entries (the committed model zoo).
 - :func:`save_training_state` / :func:`read_training_state`: the resumable state of a training run
   (model, optimiser, step, sampler RNG state, the hash of the training config it belongs to, plus any
   plain extra values), written atomically so a killed run leaves the previous state intact. Used by the
@@ -18,7 +19,9 @@ run code. Unreadable files raise :class:`~workbench.errors.CheckpointError` with
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from workbench.atomic import torch_save
+from workbench.atomic import torch_save, write_bytes
 from workbench.errors import CheckpointError
 
 #: keys of a training-state file (:func:`save_training_state`)
@@ -107,6 +110,24 @@ def load_strict(model: nn.Module, state: Mapping[str, Tensor], *, source: str) -
 def save_weights(path: str | os.PathLike[str], model: nn.Module) -> None:
     """Write ``model.state_dict()`` to ``path`` atomically (a plain state dict, CPU tensors)."""
     torch_save(Path(path), {k: v.detach().cpu() for k, v in model.state_dict().items()})
+
+
+def save_state_dict_compressed(path: str | os.PathLike[str], state: Mapping[str, Tensor]) -> None:
+    """Write a state dict atomically as ``torch.save`` does, with every zip entry deflated (level 9).
+
+    ``torch.load`` reads deflated entries (it only loses memory-mapping, which a weights file of a few MB
+    does not need); float32 weights shrink by about 9 %. Used for the committed model zoo."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
+    buf.seek(0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED,
+                                                      compresslevel=9) as zout:
+        for info in zin.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(entry, zin.read(info.filename))
+    write_bytes(Path(path), out.getvalue())
 
 
 def load_weights(path: str | os.PathLike[str], model: nn.Module, *, inner_keys: tuple[str, ...] = ()) -> None:

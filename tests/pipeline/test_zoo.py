@@ -159,3 +159,14 @@ def test_the_zoo_prior_fills_an_empty_cache_and_never_overwrites(tmp_path, monke
     assert filled == [target] and (target / "spynet.pth").read_bytes() == b"weights"
     (target / "spynet.pth").write_bytes(b"made here")
     assert zoo.install_prior(zoo_dir) == [] and (target / "spynet.pth").read_bytes() == b"made here"
+
+
+def test_compressed_weights_load_equal_and_are_smaller(tmp_path):
+    from workbench.checkpoint import save_state_dict_compressed, save_weights
+
+    model = build_model("ncfl", {"preset": "Md", "width_scale": 0.125, "cab_blocks": 1}, seed=0, where="test")
+    save_weights(tmp_path / "plain.pt", model)
+    save_state_dict_compressed(tmp_path / "small.pt", model.state_dict())
+    a, b = read_state_dict(tmp_path / "plain.pt"), read_state_dict(tmp_path / "small.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "small.pt").stat().st_size < 0.97 * (tmp_path / "plain.pt").stat().st_size

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from workbench import atomic, provenance
-from workbench.checkpoint import load_strict, read_state_dict
+from workbench.checkpoint import load_strict, read_state_dict, save_state_dict_compressed
 from workbench.config import config_hash, to_mapping
 from workbench.errors import CheckpointError
 from workbench.models.spynet import SPyNet, load_spynet
@@ -193,7 +193,7 @@ def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Modul
     tmp = zoo_dir / f".{name}.new"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    atomic.torch_save(tmp / "model.pt", state)
+    save_state_dict_compressed(tmp / "model.pt", state)  # deflated: the zoo is committed
     shutil.copyfile(run_dir / "loss.csv", tmp / "loss.csv")
     (tmp / MANIFEST).write_text(json.dumps(provenance.portable(manifest), indent=1, sort_keys=True) + "\n")
     final = zoo_dir / name
