@@ -170,3 +170,15 @@ def test_compressed_weights_load_equal_and_are_smaller(tmp_path):
     a, b = read_state_dict(tmp_path / "plain.pt"), read_state_dict(tmp_path / "small.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "small.pt").stat().st_size < 0.97 * (tmp_path / "plain.pt").stat().st_size
+
+
+def test_result_rows_carry_no_machine_paths(isolated):
+    from workbench.paths import results_root
+    from workbench.pipeline.runner import portable_frame
+
+    path = str(results_root() / "zoo" / "mini" / "ncfl-0-s0")
+    frame = pd.DataFrame({"train_run": pd.Series([path], dtype="str"), "other": pd.Series([path], dtype=object),
+                          "value": [1.5]})
+    out = portable_frame(frame)
+    assert list(out["train_run"]) == ["<results>/zoo/mini/ncfl-0-s0"] == list(out["other"])
+    assert list(out["value"]) == [1.5]

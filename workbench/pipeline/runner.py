@@ -167,6 +167,16 @@ def _run_cells(spec_id: str, profile: str, cells: list[tuple[str, str, Any]], in
     return frames, metas, ran, reused
 
 
+def portable_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with this machine's paths replaced by placeholders in every text column (object or string
+    dtype: pandas 3 stores text as ``str``, which ``dtype == object`` misses)."""
+    def fix(col: pd.Series) -> pd.Series:
+        text = pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+        return col.map(provenance.portable) if text else col
+
+    return frame.apply(fix)
+
+
 def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, device: str = "cpu",
                  overrides: dict[str, Any] | None = None, notebook: bool = True,
                  results_root: Path | None = None, sequences: list[str] | None = None,
@@ -197,7 +207,7 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     frames, metas, ran, reused = _run_cells(spec.id, profile, cells, inputs, data_root=data_root, device=device,
                                             zoo_dir=zoo_dir, retrain=retrain)
     measured = pd.concat(frames, ignore_index=True)
-    measured = measured.apply(lambda col: col.map(provenance.portable) if col.dtype == object else col)
+    measured = portable_frame(measured)
     measured.insert(0, "profile", profile)
     measured.insert(0, "table", spec.id)
     measured["result_kind"] = prof.kind
