@@ -3,8 +3,9 @@
 Evaluation is :func:`workbench.evaluate.restoration.evaluate_model` (rows and protocol card described
 there), run once per σ and cached by weights, protocol, data and code (:mod:`workbench.evaluate.cache`),
 so a model that stands in several tables is evaluated once at each σ. Training runs are cached by
-(model, args, seed, init checkpoint, recipe, code, training data), not by cell (:func:`train_dir`; a plugin model's source files are part of the key), so cells that only differ
-in evaluation (σ list, frames) — and identical rows of different tables — share one trained model.
+(model, args, seed, init checkpoint, recipe, code, training data), not by cell (:func:`train_dir`; a
+plugin model's source files are part of the key), so cells that only differ in evaluation (σ list,
+frames) — and identical rows of different tables — share one trained model.
 
 :func:`train_only` is the training half alone, run on every rank of a data-parallel job by a cluster
 executor (:mod:`workbench.pipeline.executors`); rank 0 records the run's parallelism in
