@@ -45,10 +45,11 @@ def test_tampered_set_is_detected_and_rebuild_is_deterministic(
     victim.write_bytes(bytes(data))
     problems = check_dataset("embedded-train", None)
     assert len(problems) == 1 and problems[0].startswith(f"{victim}: sha256 differs")
-    (root / "embedded-test" / "manifest.json").unlink()  # incomplete set: rebuilt from scratch
+    # an incomplete split is rebuilt from scratch (each split on its own: the other is left as it is)
+    (root / "embedded-train" / "manifest.json").unlink()
     embedded.ensure_embedded()
     assert {split: embedded.manifest_checksums(split) for split in embedded.SPLITS} == reference
-    assert check_dataset("embedded-train", None) == []  # the tampered frame was rebuilt too
+    assert check_dataset("embedded-train", None) == []  # the tampered frame was rebuilt with its split
     assert not [p for p in root.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
 
@@ -109,7 +110,8 @@ def test_catalog_and_checksums(cache_a: Path) -> None:
     manifest = embedded.manifest_checksums("embedded-test")
     assert len(sums) == 3 * len(seqs) and all(manifest[k] == v for k, v in sums.items())
     assert check_dataset("embedded-test", None) == []
-    known = "known: davis2017-train, embedded-test, embedded-train, set8, spynet-weights"
+    known = ("known: davis2017-train, embedded-mini-test, embedded-mini-train, embedded-test, embedded-train, "
+             "set8, spynet-weights")
     with pytest.raises(ConfigError, match=known):
         open_dataset("set9")
     with pytest.raises(ConfigError, match="no sequence"):

@@ -70,6 +70,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from workbench.errors import ToolError
+from workbench.ops.autocast import autocast_active, fp32_region
 
 IntPair = int | tuple[int, int]
 
@@ -189,10 +190,10 @@ def _deform_conv_plain(
     stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int, dg: int,
     ho: int, wo: int,
 ) -> Tensor:
-    if torch.is_autocast_enabled(x.device.type):
+    if autocast_active(x.device.type):
         # under autocast (bf16 training) the operator runs in fp32, as torchvision's autocast rule does: a
         # bf16 sampling grid would be off by up to half a pixel at 240 px; the output takes the input's dtype
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with fp32_region(x.device.type):
             out = _deform_conv_plain(x.float(), offset.float(), mask.float() if mask is not None else None,
                                      weight.float(), bias.float() if bias is not None else None, stride,
                                      padding, dilation, groups, dg, ho, wo)

@@ -93,6 +93,7 @@ from workbench.models.gdn import GDN
 from workbench.models.ncfl.entropy import bits, likelihood
 from workbench.models.ncfl.layers import Up2, act, conv3, crop_to
 from workbench.models.ncfl.quantization import QuantMode, quantize
+from workbench.ops.autocast import fp32_region
 
 QuantKind = Literal["adaptive", "fixed", "none"]
 QUANT_KINDS: tuple[str, ...] = ("adaptive", "fixed", "none")
@@ -239,7 +240,7 @@ class NeuralCompression(nn.Module):
         encoded = self.encoder(features)
         # the entropy model (hyper-prior, prior, quantizer, eqs. 4–5) in fp32 under a caller's autocast
         # (bf16 training, workbench/train/precision.py); without autocast the region and the casts are no-ops
-        with torch.autocast(device_type=features.device.type, enabled=False):
+        with fp32_region(features.device.type):
             e = encoded.float() * gain
             mode = self._mode()
             hyper_features, z, z_hat = self.hyper(e, mode)
