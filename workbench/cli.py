@@ -49,9 +49,10 @@ def cmd_data_check(a: argparse.Namespace) -> int:
 
 
 def cmd_data_build(a: argparse.Namespace) -> int:
-    from workbench.data.embedded import ensure_embedded  # lazy: keeps `workbench --help` fast
+    from workbench.data.embedded import ALL_SPLITS, ensure_split  # lazy: keeps `workbench --help` fast
 
-    print(ensure_embedded())
+    for split in a.splits.split(",") if a.splits else ALL_SPLITS:
+        print(ensure_split(split))
     return 0
 
 
@@ -415,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alias of --data-root")
     c.add_argument("--deep", action="store_true", help="also decode every frame")
     c.set_defaults(func=cmd_data_check)
-    b = parser(data, "build-embedded", "build the embedded mini datasets into the cache")
+    b = parser(data, "build-embedded", "build the embedded data sets (smoke and mini splits) into the cache")
+    b.add_argument("--splits", default=None, metavar="A,B",
+                   help="only these splits (embedded-train, embedded-test, embedded-mini-train, embedded-mini-test)")
     b.set_defaults(func=cmd_data_build)
 
     t = parser(sub, "train", "train one model from a YAML config")

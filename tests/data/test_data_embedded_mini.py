@@ -50,3 +50,10 @@ def test_committed_mini_checksums_cover_every_file() -> None:
     frames = sum(ALL_SPLITS["embedded-mini-train"].frames_of(c) for c in ALL_SPLITS["embedded-mini-train"].clips)
     flows = sum(1 for c in ALL_SPLITS["embedded-mini-train"].clips if not isinstance(c, CameraClip))
     assert len(train) == frames + flows == 1020 + 8
+
+
+def test_build_embedded_builds_the_splits_asked_for(cli) -> None:  # noqa: ANN001
+    r = cli("data", "build-embedded", "--splits", "embedded-mini-test")
+    assert r.returncode == 0 and r.stdout.strip() == str(embedded.split_dir("embedded-mini-test"))
+    bad = cli("data", "build-embedded", "--splits", "embedded-nope")
+    assert bad.returncode == 2 and "unknown embedded split 'embedded-nope'" in bad.stderr
