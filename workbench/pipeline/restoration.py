@@ -101,26 +101,33 @@ def input_checksums(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
 def train_dir(p: RestorationCell, ctx: RunContext) -> Path:
     """``runs/train/<model>-<key>``: the key hashes model, args, seed, recipe, code and training inputs."""
     assert p.train is not None
-    train_inputs = {k: v for k, v in ctx.input_checksums.items()
-                    if k.startswith(p.train.dataset + "/") or k in ("checkpoint", "motion_init")}
+    inputs = {k: v for k, v in ctx.input_checksums.items()
+              if k.startswith(p.train.dataset + "/") or k in ("checkpoint", "motion_init")}
     key = config_hash({"model": p.model, "model_args": p.model_args, "seed": p.seed, "train": to_mapping(p.train),
-                       "code": provenance.code_hash(), "inputs": train_inputs,
+                       "code": provenance.code_hash(), "inputs": inputs,
                        **({"plugin_code": h} if (h := model_code_hash(p.model)) else {})})
     return train_run_dir(p.model.replace(":", "-"), key)
 
 
-def _train_inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
+def train_inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
+    """The training data's ``{file: sha256}`` among the cell's input checksums."""
     assert p.train is not None
     return {k: v for k, v in ctx.input_checksums.items() if k.startswith(p.train.dataset + "/")}
+
+
+def zoo_identity(p: RestorationCell, ctx: RunContext) -> tuple[str, dict[str, Any]]:
+    """The cell's zoo entry name and the config whose hash the entry must carry."""
+    assert p.train is not None
+    return zoo.entry_name(p.model, p.model_args, p.seed), zoo.zoo_config(
+        model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
+        data=zoo.data_digest(train_inputs(p, ctx)))
 
 
 def _from_zoo(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any] | None:
     """Load the cell's model from the profile's zoo; ``None`` (after a loud warning for a stale or
     unloadable entry) when it has to be trained."""
     assert p.train is not None and ctx.zoo_dir is not None
-    name = zoo.entry_name(p.model, p.model_args, p.seed)
-    config = zoo.zoo_config(model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
-                            data=zoo.data_digest(_train_inputs(p, ctx)))
+    name, config = zoo_identity(p, ctx)
     hit = zoo.find(ctx.zoo_dir, name, config)
     if hit.status == "absent":
         zoo.warn(f"{ctx.zoo_dir / name}: not in the zoo; training {p.model} ({ctx.spec_id}/{ctx.cell_name})")
@@ -198,13 +205,11 @@ def _maybe_publish(p: RestorationCell, model: Any, ctx: RunContext, run_dir: Pat
     wall = summary.get("wall_s")
     if wall is None and (run_dir / "wall_s.txt").is_file():
         wall = float((run_dir / "wall_s.txt").read_text())
-    name = zoo.entry_name(p.model, p.model_args, p.seed)
-    config = zoo.zoo_config(model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
-                            data=zoo.data_digest(_train_inputs(p, ctx)))
+    name, config = zoo_identity(p, ctx)
     if "steps" not in summary:
         summary["steps"] = p.train.steps
     folder = zoo.publish(ctx.zoo_dir, name, config, model=model, train=p.train, run_dir=run_dir,
-                         summary={**summary, "train_inputs": _train_inputs(p, ctx)},
+                         summary={**summary, "train_inputs": train_inputs(p, ctx)},
                          motion_init=motion_weights(p.train.motion, root=ctx.data_root),
                          device=ctx.device, wall_s=float(wall or 0.0))
     summary["zoo_entry"] = folder.name
@@ -268,4 +273,4 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
 RESTORATION_CELL = CellKind(schema=RestorationCell, run=run_restoration, inputs=input_checksums)
 
 __all__ = ["RESTORATION_CELL", "RestorationCell", "EvalSpec", "input_checksums", "run_restoration", "train_dir",
-           "train_model", "train_only"]
+           "train_inputs", "train_model", "train_only", "zoo_identity"]

@@ -25,7 +25,7 @@ from workbench.data.catalog import open_dataset
 from workbench.errors import ConfigError
 from workbench.evaluate.restoration import EvalSpec, evaluate_model
 from workbench.pipeline import zoo
-from workbench.pipeline.restoration import RestorationCell, input_checksums, train_model
+from workbench.pipeline.restoration import RestorationCell, input_checksums, train_inputs, train_model
 from workbench.train.spec import TrainSpec
 from workbench.zoo import build_model
 
@@ -81,8 +81,7 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
     ctx = RunContext(spec_id="zoo-check", profile=zoo_dir.name, cell_name=name, work_dir=Path("."),
                      artifact_dir=Path("."), device=device, retrain=True)
     ctx.input_checksums = input_checksums(cell, ctx)
-    data = zoo.data_digest({k: v for k, v in ctx.input_checksums.items() if k.startswith(cell.train.dataset + "/")}
-                           ) if cell.train else ""
+    data = zoo.data_digest(train_inputs(cell, ctx))
     if data != manifest["config"]["train_data_sha256"]:
         raise ConfigError(f"{zoo_dir / name}: the training data here differ from those the entry was trained on "
                           f"(sha256 {data[:12]} vs {manifest['config']['train_data_sha256'][:12]}); rebuild the "
