@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.evaluate.metrics import Protocol, average_frames, frame_metrics, psnr, ssim
+from workbench.evaluate.metrics import Protocol, average_frames, frame_metrics, psnr, rgb_to_y, ssim
 
 
 def test_psnr_of_constant_error_is_closed_form():
@@ -77,3 +77,23 @@ def test_noisy_input_floor_is_scored_unclamped_with_the_clamped_figure_beside_it
     by = {r["metric"]: r["value"] for r in rows if r["level"] == "dataset"}
     assert by["psnr_clamped_db"] > by["psnr_db"]  # clamping the noise towards [0, 1] only removes error
     assert {r["subset"] for r in rows} == {"all"}
+
+
+def test_y_channel_is_matlab_bt601_in_closed_form():
+    rgb = np.array([[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.25, 0.75]], np.float64)
+    y255 = rgb_to_y(rgb) * 255
+    expected = [16.0, 235.0, 16 + 65.481, 16 + 128.553, 16 + 24.966,
+                16 + 65.481 * 0.5 + 128.553 * 0.25 + 24.966 * 0.75]
+    assert np.allclose(y255, expected, atol=1e-9)
+    # an 8-bit pixel (R, G, B) = (200, 100, 50): MATLAB rgb2ycbcr gives Y = 16 + (65.481·200 + 128.553·100
+    # + 24.966·50) / 255 = 122.6659 (before MATLAB's own uint8 rounding to 123)
+    px = np.array([200, 100, 50], np.float64) / 255
+    assert rgb_to_y(px) * 255 == pytest.approx(122.665882, abs=1e-5)
+
+
+def test_y_channel_psnr_of_a_known_error():
+    clean = np.full((16, 16, 3), 0.5, np.float32)
+    test = clean + np.float32(10 / 255)  # +10 levels on every channel: ΔY = 10 · 219/255 levels
+    m = frame_metrics(clean, test, Protocol(channel="y", clip_output=False))
+    dy = 10 * (65.481 + 128.553 + 24.966) / 255 / 255
+    assert m["psnr_db"] == pytest.approx(-20 * np.log10(dy), abs=1e-4)

@@ -41,13 +41,25 @@ def _prepare(x: np.ndarray, protocol: Protocol, *, is_output: bool) -> np.ndarra
     if protocol.rounding == "uint8":
         x = np.round(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
     if protocol.channel == "y":
-        # BT.601 luma on [0, 1] (MATLAB rgb2ycbcr, scaled back to [0, 1])
-        x = (16.0 + 65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255.0
-        x = x[..., None]
+        x = rgb_to_y(x)[..., None]
     b = protocol.crop_border
     if b:
         x = x[b:-b, b:-b]
     return x
+
+
+#: MATLAB ``rgb2ycbcr`` luma row (BT.601, studio swing) for R, G, B in [0, 1]: Y = 16 + 65.481 R + 128.553 G
+#: + 24.966 B on the [0, 255] scale (white → 235, black → 16)
+Y_OFFSET, Y_WEIGHTS = 16.0, (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(x: np.ndarray) -> np.ndarray:
+    """BT.601 luma of RGB ``(..., 3)`` in [0, 1] as MATLAB's ``rgb2ycbcr`` computes it, scaled back to [0, 1]
+    (``Y_255 / 255``, so white is 235/255 and black 16/255); float64 ``(...)``, not rounded. The deraining
+    convention of S2VD and the VDMamba family (docs/protocols.md §3)."""
+    x = np.asarray(x, dtype=np.float64)
+    r, g, b = Y_WEIGHTS
+    return (Y_OFFSET + r * x[..., 0] + g * x[..., 1] + b * x[..., 2]) / 255.0
 
 
 def psnr(clean: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
