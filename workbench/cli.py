@@ -39,7 +39,11 @@ def _names(value: str | None) -> list[str] | None:
 
 def cmd_data_check(a: argparse.Namespace) -> int:
     from workbench.data.catalog import check_dataset  # lazy: keeps `workbench --help` fast
+    from workbench.data.embedded_paired import PAIRED_SPLITS  # lazy: as above
+    from workbench.degrade.embedded_paired import ensure_paired_split  # lazy: as above
 
+    if a.name in PAIRED_SPLITS:  # built on first use, like the embedded splits
+        ensure_paired_split(a.name)
     problems = check_dataset(a.name, Path(a.data_root) if a.data_root else None, deep=a.deep)
     for p in problems:
         print(p)
@@ -50,9 +54,11 @@ def cmd_data_check(a: argparse.Namespace) -> int:
 
 def cmd_data_build(a: argparse.Namespace) -> int:
     from workbench.data.embedded import ALL_SPLITS, ensure_split  # lazy: keeps `workbench --help` fast
+    from workbench.data.embedded_paired import PAIRED_SPLITS  # lazy: as above
+    from workbench.degrade.embedded_paired import ensure_paired_split  # lazy: as above
 
-    for split in a.splits.split(",") if a.splits else ALL_SPLITS:
-        print(ensure_split(split))
+    for split in a.splits.split(",") if a.splits else (*ALL_SPLITS, *PAIRED_SPLITS):
+        print(ensure_paired_split(split) if split in PAIRED_SPLITS else ensure_split(split))
     return 0
 
 
@@ -418,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_data_check)
     b = parser(data, "build-embedded", "build the embedded data sets (smoke and mini splits) into the cache")
     b.add_argument("--splits", default=None, metavar="A,B",
-                   help="only these splits (embedded-train, embedded-test, embedded-mini-train, embedded-mini-test)")
+                   help="only these splits (embedded-train, embedded-test, embedded-mini-train, embedded-mini-test, "
+                        "embedded-{rain,rainstreak,haze}-{train,test})")
     b.set_defaults(func=cmd_data_build)
 
     t = parser(sub, "train", "train one model from a YAML config")

@@ -1,7 +1,11 @@
 """Datasets by name: one entry point for pipelines, the CLI and manifests.
 
 Names: ``set8`` (test, 85 frames per sequence by default), ``davis2017-train`` (DAVIS-2017 trainval 480p),
-``embedded-train`` and ``embedded-test`` (built from package media, no download). On-disk sets are looked
+``embedded-train`` and ``embedded-test`` (built from package media, no download); the paired deraining and
+dehazing sets ``rainsyn-light25``, ``rainsyn-complex25``, ``rainsyn-all100``, ``nturain``, ``revide-indoor``
+(each with a ``-train`` split; :mod:`workbench.data.rainsyn`, :mod:`workbench.data.revide`) and their embedded
+stand-ins ``embedded-{rain,rainstreak,haze}-{train,test}`` (:mod:`workbench.data.embedded_paired`), whose
+sequences are degraded/clean pairs (:class:`~workbench.data.paired.StackedPair`). On-disk sets are looked
 up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<repo>/data``).
 """
 
@@ -12,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data import davis, embedded, set8, weights
+from workbench.data import davis, embedded, embedded_paired, rainsyn, revide, set8, weights
+from workbench.data.paired import StackedPair
+from workbench.data.paired_bench import PairedLayout, check_layout, open_layout
 from workbench.data.readers import sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
@@ -61,6 +67,22 @@ for _split in embedded.ALL_SPLITS:
 def _not_a_dataset(root: Path, n: int | None) -> list[Sequence]:
     raise ConfigError("spynet-weights is a weights folder, not a dataset; use it as train.motion.init: data-root")
 
+
+# deraining and dehazing benchmarks (docs/protocols.md §3-4) and their embedded stand-ins: degraded/clean pairs
+def _layout_entry(layout: PairedLayout) -> DatasetEntry:
+    return DatasetEntry(open=lambda root, n: open_layout(layout, root, max_frames=n),
+                        check=lambda root, deep: check_layout(layout, root, deep=deep))
+
+
+for _name, _layout in {**rainsyn.LAYOUTS, **revide.LAYOUTS}.items():
+    DATASETS.add(_name, _layout_entry(_layout))
+def _paired_split_entry(split: str) -> DatasetEntry:
+    return DatasetEntry(open=lambda root, n: embedded_paired.open_paired_split(split, max_frames=n),
+                        check=lambda root, deep: embedded_paired.check_paired_split(split))
+
+
+for _paired in embedded_paired.PAIRED_SPLITS:
+    DATASETS.add(_paired, _paired_split_entry(_paired))
 
 # checked like a dataset (``workbench data check spynet-weights``), never opened as one
 DATASETS.add("spynet-weights", DatasetEntry(open=_not_a_dataset, check=weights.check_spynet_weights))
@@ -123,11 +145,14 @@ def _embedded_index() -> dict[str, str]:
         for seq in manifest["sequences"]:
             for entry in seq["frames"]:
                 index[str(folder / entry["file"])] = entry["sha256"]
+    for split in embedded_paired.PAIRED_SPLITS:
+        index.update(embedded_paired.manifest_checksums(split))
     return index
 
 
 def dataset_checksums(seqs: list[Sequence]) -> dict[str, str]:
-    """sha256 of every frame file the sequences read, keyed ``"<sequence>/<file name>"``.
+    """sha256 of every frame file the sequences read, keyed ``"<sequence>/<file name>"`` (a degraded/clean
+    pair: ``"<sequence>/degraded/<file name>"`` and ``"<sequence>/clean/<file name>"``).
 
     Embedded sets take the digests from their manifest; other files are hashed. Sequences without file
     sources (in-memory arrays) contribute nothing.
@@ -135,11 +160,14 @@ def dataset_checksums(seqs: list[Sequence]) -> dict[str, str]:
     known = _embedded_index()
     out: dict[str, str] = {}
     for seq in seqs:
-        for src in seq.checksum_source():
-            path = Path(src)
-            key = f"{seq.name}/{path.name}"
-            if key in out:
-                raise ConfigError(f"two sequences named {seq.name!r} both read {path.name}; "
-                                  "sequence names must be unique")
-            out[key] = known.get(str(path)) or sha256_file(path)
+        parts = [("degraded", seq.degraded), ("clean", seq.clean)] if isinstance(seq, StackedPair) else [("", seq)]
+        for role, part in parts:
+            prefix = f"{seq.name}/{role}" if role else seq.name
+            for src in part.checksum_source():
+                path = Path(src)
+                key = f"{prefix}/{path.name}"
+                if key in out:
+                    raise ConfigError(f"two sequences named {seq.name!r} both read {path.name}; "
+                                      "sequence names must be unique")
+                out[key] = known.get(str(path)) or sha256_file(path)
     return out
