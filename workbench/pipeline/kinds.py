@@ -1,6 +1,8 @@
 """Fills :data:`workbench.pipeline.cells.CELL_KINDS`, one module per kind:
 
 - ``restoration`` (:mod:`workbench.pipeline.restoration`): train or load a model, evaluate it on a dataset;
+- ``paired`` (:mod:`workbench.pipeline.paired`): train or load a model on degraded/clean pairs (deraining,
+  dehazing), evaluate it under its benchmark's metrics;
 - ``complexity`` (:mod:`workbench.pipeline.complexity`): FLOPs, parameters, runtime;
 - ``fig2`` (:mod:`workbench.pipeline.fig2`): the motivation study of the paper's Fig. 2;
 - ``fig1c``, ``fig4``, ``fig6``, ``fig7`` (:mod:`workbench.pipeline.fig1c` …): the analysis figures (feature
@@ -16,9 +18,11 @@ from workbench.pipeline.fig2 import FIG2_CELL
 from workbench.pipeline.fig4 import FIG4_CELL
 from workbench.pipeline.fig6 import FIG6_CELL
 from workbench.pipeline.fig7 import FIG7_CELL
+from workbench.pipeline.paired import PAIRED_CELL
 from workbench.pipeline.restoration import RESTORATION_CELL
 
 CELL_KINDS.add("restoration", RESTORATION_CELL)
+CELL_KINDS.add("paired", PAIRED_CELL)
 CELL_KINDS.add("complexity", COMPLEXITY_CELL)
 CELL_KINDS.add("fig2", FIG2_CELL)
 CELL_KINDS.add("fig1c", FIG1C_CELL)

@@ -49,8 +49,8 @@ def join(measured: pd.DataFrame, reported: pd.DataFrame, *, dataset_map: dict[st
     shown while the ``kind`` column says the measured value is a pipeline check, not a reproduction.
     """
     m = measured.copy()
-    if "level" in m.columns:
-        m = m[m["level"] == "dataset"]
+    if "level" in m.columns:  # a row without a level (a complexity count beside restoration rows) is dataset-level
+        m = m[m["level"].fillna("dataset") == "dataset"]
     m["dataset_measured"] = m["dataset"]
     m["metric_measured"] = m["metric"]
     if metric_map:

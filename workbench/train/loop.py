@@ -30,6 +30,12 @@ checkpointed generator state are those of the run without workers, and a resumed
 Precision (``spec.precision``; :mod:`workbench.train.precision`): ``bf16`` runs the forward pass under
 autocast; the L2 reduction and the auxiliary terms are fp32.
 
+Data: clean sequences get AWGN of σ ~ U[sigma_min, sigma_max] per clip (the denoising tables); degraded/clean
+pairs (``kind == "paired"``: the deraining and dehazing sets, :class:`~workbench.data.paired.StackedPair`) are
+cropped and augmented together and trained on as they are, with no σ and no noise map
+(:func:`training_pair`); nothing is drawn after the clips then, and validation uses the pair's own degraded
+frames.
+
 Device: clips are drawn and noised on the CPU (the generator is a CPU one) and moved to ``device`` after.
 """
 
@@ -51,6 +57,7 @@ from tqdm import tqdm
 from workbench import atomic
 from workbench.checkpoint import read_training_state, restore_training_state, save_training_state, save_weights
 from workbench.config import config_hash
+from workbench.data.paired import split_pair
 from workbench.data.sequence import Sequence
 from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_map, noise_seed, sample_training_sigma
 from workbench.errors import ConfigError, TrainingError
@@ -133,6 +140,10 @@ def _validate(model: RestorationModel, seqs: list[Sequence], spec: TrainSpec, de
     values = []
     for seq in seqs[: spec.val_sequences]:
         n = min(len(seq), spec.val_frames)
+        if seq.kind == "paired":  # degraded/clean pairs: the sequence's own degradation, no σ
+            for t, out in restore_stream(model, lambda i, s=seq: split_pair(s.frame(i))[0], n, device=device):
+                values.append(psnr(split_pair(seq.frame(t))[1], np.clip(out, 0, 1)))
+            continue
         seed = noise_seed("val", seq.name, spec.val_sigma)
         sigma = spec.val_sigma if model.uses_noise_map else None
 
@@ -177,12 +188,10 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
     g = torch.Generator().manual_seed(spec.seed + 0x5E77)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
-        clean = sampler.sample(spec.batch_size, g)
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        noisy = add_training_noise(clean, sigma, g).to(device)
+        noisy, clean, sigma = training_pair(sampler.sample(spec.batch_size, g), spec, g, paired=paired_data(sampler))
         nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
-            if model.uses_noise_map else None
-        return noisy, nmap
+            if model.uses_noise_map and sigma is not None else None
+        return noisy.to(device), nmap
 
     layers = settle_batchnorm(model, draw, spec.settle_bn_batches)
     if layers:
@@ -190,13 +199,37 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
                           f"{spec.settle_bn_batches} batches of {spec.batch_size} (precise BN)\n")
 
 
+def paired_data(sampler: ClipSampler) -> bool:
+    """Whether the training sequences are degraded/clean pairs (``kind == "paired"``, 6-channel frames; see
+    :class:`workbench.data.paired.StackedPair`) rather than clean frames that get AWGN here; a mixture is an
+    error."""
+    kinds = {s.kind for s in sampler.sequences}
+    if "paired" in kinds and kinds != {"paired"}:
+        raise ConfigError("training data mixes degraded/clean pairs with clean-only sequences; use one kind")
+    return kinds == {"paired"}
+
+
+def training_pair(batch: torch.Tensor, spec: TrainSpec, g: torch.Generator, *, paired: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(degraded, clean, σ)`` of a batch of clips ``(N, T, C, P, P)``: paired clips (C = 6) are split into
+    their degraded and clean halves with ``σ = None``; clean clips get AWGN of σ ~ U[sigma_min, sigma_max]
+    (0–255 scale) drawn from ``g`` (σ first, then the noise, as every AWGN run has drawn them)."""
+    if paired:
+        return batch[:, :, :3], batch[:, :, 3:], None
+    sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
+    return add_training_noise(batch, sigma, g), batch, sigma
+
+
 def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
     """What one step of :func:`train` draws from the generator after the clips (σ, then the noise), for
     the loader's look-ahead (:class:`~workbench.train.loader.PrefetchLoader`): the same calls on a zero
     batch of the clips' shape."""
     shape = (spec.batch_size, sampler.clip_frames, sampler.sequences[0].shape[2], spec.patch_size, spec.patch_size)
+    paired = paired_data(sampler)
 
     def replay(g: torch.Generator) -> None:
+        if paired:  # paired data draws nothing after the clips
+            return
         sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
         add_training_noise(torch.zeros(shape), sigma, g)
 
@@ -223,6 +256,10 @@ def train(
     clip_frames = model.window if model.temporal_mode == "window" else spec.clip_frames
     sampler = ClipSampler(sequences=train_sequences, clip_frames=clip_frames, patch_size=spec.patch_size,
                           augment=spec.augment)
+    paired = paired_data(sampler)
+    if paired and model.uses_noise_map:
+        raise ConfigError(f"{spec.dataset}: degraded/clean pairs carry no noise σ, but {type(model).__name__} takes a "
+                          "noise map; train a blind model on paired data")
     model.to(device).train()
     check_batch(spec.batch_size, parallel)
     bn_rule = batchnorm_rule(model, parallel)
@@ -268,13 +305,12 @@ def train(
         frozen = spec.motion_frozen_at(step)
         for prm in motion_params:
             prm.requires_grad_(not frozen)
-        clean = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        noisy = add_training_noise(clean, sigma, g).to(device)
-        clean = clean.to(device)
-        clean, sigma, noisy = shard(clean, parallel), shard(sigma, parallel), shard(noisy, parallel)
+        batch = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
+        noisy, clean, sigma = training_pair(batch, spec, g, paired=paired)
+        clean, noisy = shard(clean.to(device), parallel), shard(noisy.to(device), parallel)
+        sigma = shard(sigma, parallel) if sigma is not None else None
         nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
-            if model.uses_noise_map else None
+            if model.uses_noise_map and sigma is not None else None
         with autocast(spec.precision, device):
             out = net(noisy, nmap)
         frames = out.frames if isinstance(out, RestorationOutput) else out
@@ -299,7 +335,8 @@ def train(
         if step % spec.log_every == 0 or step == total:
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
                    "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
-                   "noise_sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": "", **_stats(out)}
+                   "noise_sigma_mean": f"{float(sigma.mean()):.3f}" if sigma is not None else "",
+                   "val_psnr_db": "", **_stats(out)}
             if main and spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
