@@ -141,7 +141,11 @@ def _validate(model: RestorationModel, seqs: list[Sequence], spec: TrainSpec, de
     for seq in seqs[: spec.val_sequences]:
         n = min(len(seq), spec.val_frames)
         if seq.kind == "paired":  # degraded/clean pairs: the sequence's own degradation, no σ
-            for t, out in restore_stream(model, lambda i, s=seq: split_pair(s.frame(i))[0], n, device=device):
+
+            def degraded(i: int, s: Sequence = seq) -> np.ndarray:
+                return split_pair(s.frame(i))[0]
+
+            for t, out in restore_stream(model, degraded, n, device=device):
                 values.append(psnr(split_pair(seq.frame(t))[1], np.clip(out, 0, 1)))
             continue
         seed = noise_seed("val", seq.name, spec.val_sigma)
