@@ -36,6 +36,7 @@ from workbench.errors import ConfigError
 from workbench.locks import pid_alive
 from workbench.paths import runs_root
 from workbench.pipeline.kinds import CELL_KINDS
+from workbench.pipeline.paired import PairedCell, as_restoration
 from workbench.pipeline.restoration import RestorationCell, train_only
 from workbench.pipeline.runner import RunSummary, cell_key, run_cell, run_pipeline
 from workbench.pipeline.spec import Resources, cell_resources, expand, load_spec
@@ -85,7 +86,7 @@ def _key(call: CellCall) -> str:
 
 
 def trains(call: CellCall) -> bool:
-    return isinstance(call.params, RestorationCell) and call.params.train is not None \
+    return isinstance(call.params, RestorationCell | PairedCell) and call.params.train is not None \
         and call.params.model != "noisy-input"
 
 
@@ -110,7 +111,8 @@ class TrainJob(submitit.helpers.Checkpointable):
         ctx = _probe(call)
         ctx.input_checksums = _inputs(call)
         try:
-            return train_only(call.params, ctx, parallel)
+            params = as_restoration(call.params) if isinstance(call.params, PairedCell) else call.params
+            return train_only(params, ctx, parallel)
         finally:
             shutdown(parallel)
 

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from workbench.models.base import RestorationModel, RestorationOutput
+from workbench.pipeline.paired import PairedCell, as_restoration
 from workbench.pipeline.restoration import RestorationCell
 from workbench.pipeline.spec import Resources, cell_resources, expand, load_spec
 from workbench.provenance import device_info
@@ -119,7 +120,8 @@ def plan(spec_id: str, profile: str, *, device: str = "cpu", batch: int | None =
     resources = cell_resources(spec, profile)
     timed: dict[str, StepTiming] = {}
     rows = []
-    for name, _, p in expand(spec, profile):
+    for name, _, cell in expand(spec, profile):
+        p = as_restoration(cell) if isinstance(cell, PairedCell) else cell
         if not isinstance(p, RestorationCell) or p.train is None:
             continue
         train = p.train
