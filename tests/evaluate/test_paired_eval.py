@@ -80,3 +80,11 @@ def test_every_benchmark_declares_its_metric_set():
         declared_metrics("set8")
     with pytest.raises(ConfigError, match="metrics: 'nope'"):
         PairedEvalSpec(metrics="nope").validate()
+
+
+def test_a_noise_map_model_is_refused_on_paired_data():
+    from baselines.fastdvdnet import FastDVDNet
+
+    with pytest.raises(ConfigError, match="carry no noise σ"):
+        evaluate_paired(FastDVDNet(), [_pair("a", [1] * 7)], dataset="toy", spec=PairedEvalSpec(dataset="toy",
+                        metrics="deraining"), device="cpu", subset={})

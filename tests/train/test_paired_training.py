@@ -71,3 +71,12 @@ def test_paired_training_learns_and_resumes_bit_identically(tmp_path):
 def test_a_noise_map_model_is_refused_on_paired_data(tmp_path):
     with pytest.raises(ConfigError, match="carry no noise σ"):
         train(model=FastDVDNet(), spec=_spec(), train_sequences=_pairs(), out_dir=tmp_path, progress=False)
+
+
+def test_the_frame_cache_is_bounded_in_bytes_and_draws_the_same_clips():
+    pairs = _pairs()
+    small = ClipSampler(sequences=pairs, clip_frames=3, patch_size=16, cache_bytes=3 * 24 * 24 * 6 * 4)
+    big = ClipSampler(sequences=pairs, clip_frames=3, patch_size=16)
+    a = small.sample(4, torch.Generator().manual_seed(2))
+    b = big.sample(4, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and len(small._cache) <= 3 and small._cached_bytes <= 3 * 24 * 24 * 6 * 4

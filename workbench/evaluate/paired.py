@@ -172,6 +172,9 @@ def evaluate_paired(model: RestorationModel, seqs: list[Sequence], *, dataset: s
     if unpaired:
         raise ConfigError(f"{dataset}: {unpaired[0]!r} is not a degraded/clean pair; a paired cell needs a paired "
                           "dataset (rainsyn-*, nturain, revide-indoor, embedded-{rain,rainstreak,haze}-*)")
+    if model.uses_noise_map:
+        raise ConfigError(f"{dataset}: degraded/clean pairs carry no noise σ, but {type(model).__name__} takes a "
+                          "noise map; evaluate a blind model on paired data")
     if model.temporal_mode == "window" and model.window > 1:
         need = model.window
         short = [s for s in seqs if len(s) < need]

@@ -23,6 +23,10 @@ import torch
 from workbench.data.sequence import Sequence
 from workbench.errors import DatasetError
 
+#: the frame cache's memory bound (besides its frame count): a 2708×1800 REVIDE pair is 117 MB as float32
+#: (6 channels), so 512 of them would not fit; eviction only changes speed, never the clips drawn
+CACHE_BYTES = 4 << 30
+
 
 @dataclass(frozen=True)
 class ClipIndex:
@@ -39,7 +43,7 @@ class ClipIndex:
 
 class ClipSampler:
     def __init__(self, *, sequences: list[Sequence], clip_frames: int, patch_size: int, augment: bool = True,
-                 cache_frames: int = 512) -> None:
+                 cache_frames: int = 512, cache_bytes: int = CACHE_BYTES) -> None:
         usable = [s for s in sequences if len(s) >= clip_frames and min(s.shape[:2]) >= patch_size]
         if not usable:
             raise DatasetError(
@@ -48,7 +52,7 @@ class ClipSampler:
         self.sequences = usable
         self.clip_frames, self.patch_size, self.augment = clip_frames, patch_size, augment
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._cache_frames = cache_frames
+        self._cache_frames, self._cache_bytes, self._cached_bytes = cache_frames, cache_bytes, 0
 
     def _frame(self, s: int, t: int) -> np.ndarray:
         key = (s, t)
@@ -57,8 +61,10 @@ class ClipSampler:
             return self._cache[key]
         frame = self.sequences[s].frame(t)
         self._cache[key] = frame
-        if len(self._cache) > self._cache_frames:
-            self._cache.popitem(last=False)
+        self._cached_bytes += frame.nbytes
+        while len(self._cache) > 1 and (len(self._cache) > self._cache_frames or
+                                        self._cached_bytes > self._cache_bytes):
+            self._cached_bytes -= self._cache.popitem(last=False)[1].nbytes
         return frame
 
     def _randint(self, high: int, g: torch.Generator) -> int:
