@@ -97,3 +97,10 @@ def test_y_channel_psnr_of_a_known_error():
     m = frame_metrics(clean, test, Protocol(channel="y", clip_output=False))
     dy = 10 * (65.481 + 128.553 + 24.966) / 255 / 255
     assert m["psnr_db"] == pytest.approx(-20 * np.log10(dy), abs=1e-4)
+
+
+def test_y_channel_agrees_with_scikit_images_rgb2ycbcr():
+    from skimage.color import rgb2ycbcr  # an independent implementation of the same ITU-R BT.601 matrix
+
+    x = np.random.default_rng(3).random((9, 11, 3))
+    assert np.allclose(rgb_to_y(x) * 255, rgb2ycbcr(x)[..., 0], atol=1e-9)
