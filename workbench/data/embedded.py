@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,29 +138,36 @@ def _build_split(split: str, folder: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
-def ensure_split(split: str) -> Path:
-    """Build one split if needed (into a temporary folder, renamed into place); return its folder."""
-    target = split_dir(split)
-    if _complete(target, split):
+def build_in_place(target: Path, complete: Callable[[], bool], build: Callable[[Path], None]) -> Path:
+    """``target`` built by ``build(folder)`` into a temporary folder beside it and renamed into place, unless
+    ``complete()`` already holds; a killed build leaves nothing half-built, and a concurrent complete build
+    wins. Returns ``target``."""
+    if complete():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{split}.build-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
     try:
-        _build_split(split, tmp / split)
-        if _complete(target, split):  # another process finished a build meanwhile: keep theirs
+        build(tmp / target.name)
+        if complete():  # another process finished a build meanwhile: keep theirs
             return target
         if target.exists():  # incomplete or of another recipe: move aside, then delete
-            stale = Path(tempfile.mkdtemp(prefix=f".{split}.stale-", dir=target.parent))
+            stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale-", dir=target.parent))
             os.replace(target, stale / "old")
             shutil.rmtree(stale, ignore_errors=True)
         try:
-            os.replace(tmp / split, target)
+            os.replace(tmp / target.name, target)
         except OSError:
-            if not _complete(target, split):  # another process won the race with a complete build
+            if not complete():  # another process won the race with a complete build
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def ensure_split(split: str) -> Path:
+    """Build one split if needed (into a temporary folder, renamed into place); return its folder."""
+    target = split_dir(split)
+    return build_in_place(target, lambda: _complete(target, split), lambda folder: _build_split(split, folder))
 
 
 def ensure_embedded() -> Path:

@@ -17,9 +17,6 @@ the build goes into a temporary folder renamed into place (a killed build leaves
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -82,21 +79,6 @@ def _build(split: str, folder: Path) -> None:
 
 
 def ensure_paired_split(split: str) -> Path:
-    """Build ``split`` if it is not complete; return its folder."""
-    target = paired_dir(split)
-    if read_manifest(split) is not None:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{split}.build-", dir=target.parent))
-    try:
-        _build(split, tmp / split)
-        if read_manifest(split) is not None:  # another process finished meanwhile: keep theirs
-            return target
-        if target.exists():
-            stale = Path(tempfile.mkdtemp(prefix=f".{split}.stale-", dir=target.parent))
-            os.replace(target, stale / "old")
-            shutil.rmtree(stale, ignore_errors=True)
-        os.replace(tmp / split, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Build ``split`` if it is not complete (into a temporary folder, renamed into place); return its folder."""
+    return embedded.build_in_place(paired_dir(split), lambda: read_manifest(split) is not None,
+                                   lambda folder: _build(split, folder))
