@@ -280,8 +280,10 @@ class EDVR(RestorationModel):
         blocks and the offset predictors is Kaiming-normal for LeakyReLU(0.1) (fan-in) with zero bias.
         Measured on the mini EDVR (32 features, 64² patches): with PyTorch's default the input signal
         shrinks through the ~20 plain convolutions before the trunk, so the gradient reaching the first
-        layer is ~5e-8 and 400 steps leave the model at its centre frame; with ``"kaiming"`` it is ~9. A
-        deviation for short trainings, recorded in the model arguments (mini profile)."""
+        layer is ~5e-8; with ``"kaiming"`` it is ~9. The gradient is not what stops the mini EDVR, though:
+        with either init, with ``zero_init_output``, without TSA, at lr 4e-4 and at 64 features it stays at
+        its centre frame (loss = noise variance) for 100–400 steps, even on static clips (docs/protocols.md
+        §7). An option for trainings of one's own, not used by any profile."""
         super().__init__()
         centre = num_frame // 2 if center_frame_idx is None else center_frame_idx
         if not 0 <= centre < num_frame:
