@@ -12,7 +12,7 @@ import torch
 
 from workbench.checkpoint import read_state_dict
 from workbench.errors import CheckpointError
-from workbench.pipeline import zoo
+from workbench.pipeline import restoration, zoo
 from workbench.pipeline.runner import run_pipeline
 from workbench.zoo import build_model
 
@@ -111,6 +111,27 @@ def test_retrain_trains_from_scratch_and_leaves_the_zoo_alone(isolated):
     # CPU training is deterministic: from scratch, the same numbers
     pd.testing.assert_series_equal(_rows(first)["value"].reset_index(drop=True),
                                    _rows(again)["value"].reset_index(drop=True))
+
+
+def test_retrain_uses_the_entrys_thread_count(isolated, monkeypatch):
+    """--retrain trains with the thread count in the entry's manifest (the bits depend on it), then restores."""
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    manifest_path = _entry(isolated) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    manifest["threads"] = wanted
+    manifest_path.write_text(json.dumps(manifest))
+    seen = []
+    real_train = restoration.train
+
+    def spy(**kwargs):
+        seen.append(torch.get_num_threads())
+        return real_train(**kwargs)
+
+    monkeypatch.setattr(restoration, "train", spy)
+    run_pipeline(_spec(isolated), "tiny", notebook=False, retrain=True)
+    assert seen == [wanted] and torch.get_num_threads() == before
 
 
 def test_tampered_shared_spynet_is_refused_in_one_line(isolated):

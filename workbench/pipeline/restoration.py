@@ -148,6 +148,18 @@ def _from_zoo(p: RestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]
             "steps": m.get("steps"), "wall_s": m.get("wall_s"), "last_log": m.get("last_log", {})}
 
 
+def _retrain_threads(p: RestorationCell, ctx: RunContext) -> contextlib.AbstractContextManager[object]:
+    """While retraining a profile with a zoo: the thread count of the cell's entry (so ``--retrain`` on the
+    machine type that built the zoo reproduces its bits); otherwise the process's own."""
+    if not ctx.retrain or ctx.zoo_dir is None:
+        return contextlib.nullcontext()
+    name, _ = zoo_identity(p, ctx)
+    manifest = ctx.zoo_dir / name / zoo.MANIFEST
+    if not manifest.is_file():
+        return contextlib.nullcontext()
+    return zoo.entry_threads(json.loads(manifest.read_text()))
+
+
 def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistInfo | None = None) -> dict[str, Any]:
     """Train ``model`` under ``p.train`` (or take it from the profile's zoo, or load the finished run);
     returns the training summary that goes into the cell's notes and, as ``train_*`` columns, into every
@@ -184,9 +196,10 @@ def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistI
         summary["motion_init"] = init_motion(model, motion_weights(p.train.motion, root=ctx.data_root))
         train_seqs = _open(p.train.dataset, ctx, p.train.max_frames_per_sequence, None)
         val_seqs = _open(p.train.val_dataset, ctx, p.train.val_frames, p.train.val_sequences)
-        result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
-                       out_dir=run_dir, resume=True, device=rank_device(ctx.device, parallel),
-                       progress=progress_wanted(), parallel=parallel)
+        with _retrain_threads(p, ctx):
+            result = train(model=model, spec=p.train, train_sequences=train_seqs, val_sequences=val_seqs,
+                           out_dir=run_dir, resume=True, device=rank_device(ctx.device, parallel),
+                           progress=progress_wanted(), parallel=parallel)
     summary.update({"reused_training": False, "steps": result.steps, "final_loss": result.final_loss,
                     "resumed_from": result.resumed_from, "aux_terms": result.aux_terms,
                     "last_log": result.last_log, "wall_s": round(time.time() - t0, 1),

@@ -25,12 +25,14 @@ the union: every parameter and buffer comes from exactly one of the two files.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import shutil
 import sys
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,20 @@ def find(zoo_dir: Path, name: str, config: dict[str, Any]) -> ZooHit:
         return ZooHit("absent", folder, {})
     status = "match" if manifest.get("config_hash") == config_hash(config) else "stale"
     return ZooHit(status, folder, manifest)
+
+
+@contextlib.contextmanager
+def entry_threads(manifest: dict[str, Any]) -> Iterator[int]:
+    """Run the block with the torch thread count the entry was trained with (its manifest's ``threads``;
+    unchanged when absent), restored afterwards. The order of floating-point reductions, and so the last
+    bits of every training step, depend on it: a retraining meant to match an entry uses its count."""
+    before = torch.get_num_threads()
+    wanted = int(manifest.get("threads") or before)
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(before)
 
 
 def warn(message: str) -> None:

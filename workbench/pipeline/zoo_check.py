@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from workbench.config import from_mapping
 from workbench.context import RunContext
@@ -79,7 +78,7 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
     manifest = manifests[name]
     cell = _cell(manifest, EvalSpec(dataset=dataset, sigmas=[sigma], max_frames=max_frames))
     ctx = RunContext(spec_id="zoo-check", profile=zoo_dir.name, cell_name=name, work_dir=Path("."),
-                     artifact_dir=Path("."), device=device, retrain=True)
+                     artifact_dir=Path("."), device=device, retrain=True, zoo_dir=zoo_dir)
     ctx.input_checksums = input_checksums(cell, ctx)
     data = zoo.data_digest(train_inputs(cell, ctx))
     if data != manifest["config"]["train_data_sha256"]:
@@ -89,13 +88,8 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
     committed = build_model(cell.model, cell.model_args, seed=cell.seed, where=name)
     zoo.load_entry(committed, zoo.find(zoo_dir, name, manifest["config"]), zoo_dir)
     retrained = build_model(cell.model, cell.model_args, seed=cell.seed, where=name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(int(manifest.get("threads") or threads))
     t0 = time.time()
-    try:
-        train_model(cell, retrained, ctx)
-    finally:
-        torch.set_num_threads(threads)
+    train_model(cell, retrained, ctx)  # with the entry's thread count (train_model: ctx.retrain and a zoo)
     train_s = time.time() - t0
     return CheckResult(entry=name, committed_db=_psnr(committed, cell, device),
                        retrained_db=_psnr(retrained, cell, device), train_s=train_s, tolerance_db=tolerance_db)

@@ -43,3 +43,21 @@ def test_gap_rows_from_dataset_rows() -> None:
     assert abs(mean["value"] - 0.75) < 1e-9 and mean["bpp_lo"] == 0.2 and mean["bpp_hi"] == 0.4
     at = {r["rate_point"]: r["value"] for r in out if r["rate_point"] != "overlap-mean"}
     assert set(at) == {"lambda=0.001"} and abs(at["lambda=0.001"] - 1.0) < 1e-9
+
+
+def test_one_gap_row_per_sequence_from_its_own_curves() -> None:
+    """Each sequence's overlap-mean gap comes from that sequence's two curves (closed form: constant offsets)."""
+    rows = []
+    offsets = {"a": 1.5, "b": -0.5}
+    for seq, off in offsets.items():
+        for method, pts in (("x265", [("qp=37", 0.1), ("qp=32", 0.4)]),
+                            ("learned-hyperprior", [("lambda=0.001", 0.2), ("lambda=0.01", 0.8)])):
+            for rp, b in pts:
+                v = 30 + 2 * math.log(b) + (off if method != "x265" else 0.0)
+                base = {"level": "sequence", "sequence": seq, "method": method, "sigma": 20.0, "rate_point": rp}
+                rows += [{**base, "metric": "bpp", "reference": "", "value": b},
+                         {**base, "metric": "psnr_db", "reference": "clean", "value": v}]
+    per_seq = [r for r in gap_rows(rows, dataset="d", sigma=20.0) if r["level"] == "sequence"]
+    assert {r["sequence"]: r["rate_point"] for r in per_seq} == {"a": "overlap-mean", "b": "overlap-mean"}
+    for r in per_seq:
+        assert abs(r["value"] - offsets[r["sequence"]]) < 1e-9 and (r["bpp_lo"], r["bpp_hi"]) == (0.2, 0.4)

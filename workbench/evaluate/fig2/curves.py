@@ -47,10 +47,13 @@ def matched_gap(
 
 
 def curve(
-    rows: list[dict[str, Any]], *, method: str, sigma: float, metric: str, reference: str
+    rows: list[dict[str, Any]], *, method: str, sigma: float, metric: str, reference: str, sequence: str = ""
 ) -> tuple[list[float], list[float], list[str]]:
-    """``(bpp, value, rate_point)`` of dataset-level rows, ordered by bpp."""
-    sel = [r for r in rows if r.get("level") == "dataset" and r["method"] == method and r.get("sigma") == sigma]
+    """``(bpp, value, rate_point)`` of the dataset-level rows (``sequence=""``) or of one sequence's rows,
+    ordered by bpp."""
+    level = "sequence" if sequence else "dataset"
+    sel = [r for r in rows if r.get("level") == level and r["method"] == method and r.get("sigma") == sigma
+           and (not sequence or r.get("sequence") == sequence)]
     bpp = {r["rate_point"]: r["value"] for r in sel if r["metric"] == "bpp"}
     val = {r["rate_point"]: r["value"] for r in sel if r["metric"] == metric and r.get("reference") == reference}
     points = sorted((bpp[k], val[k], k) for k in bpp if k in val)
@@ -66,9 +69,13 @@ def gap_rows(
     learned: str = "learned-hyperprior",
     anchor: str = "x265",
 ) -> list[dict[str, Any]]:
-    """``psnr_gap_db_at_matched_bpp`` rows (clean and noisy references) from dataset-level curve rows."""
+    """``psnr_gap_db_at_matched_bpp`` rows (clean and noisy references) from dataset-level curve rows, and
+    one ``overlap-mean`` row per sequence (``level = "sequence"``: that sequence's own two curves), the
+    sample a claim's interval is formed over."""
     out = []
     for reference in ("clean", "noisy"):
+        out += _sequence_gaps(rows, dataset=dataset, sigma=sigma, metric=metric, reference=reference,
+                              learned=learned, anchor=anchor)
         xb, xv, _ = curve(rows, method=anchor, sigma=sigma, metric=metric, reference=reference)
         lb, lv, lp = curve(rows, method=learned, sigma=sigma, metric=metric, reference=reference)
         if len(xb) < 2 or len(lb) < 1:
@@ -111,4 +118,28 @@ def gap_rows(
                         "note": "",
                     }
                 )
+    return out
+
+
+def _sequence_gaps(
+    rows: list[dict[str, Any]], *, dataset: str, sigma: float, metric: str, reference: str, learned: str,
+    anchor: str,
+) -> list[dict[str, Any]]:
+    """The overlap-mean gap of each sequence (NaN with a note where its two bpp ranges do not overlap)."""
+    names = sorted({str(r["sequence"]) for r in rows if r.get("level") == "sequence" and r["method"] == learned
+                    and r.get("sigma") == sigma and r.get("sequence")})
+    out = []
+    for name in names:
+        xb, xv, _ = curve(rows, method=anchor, sigma=sigma, metric=metric, reference=reference, sequence=name)
+        lb, lv, _ = curve(rows, method=learned, sigma=sigma, metric=metric, reference=reference, sequence=name)
+        if len(xb) < 2 or len(lb) < 2:
+            continue
+        mean, rng = matched_gap(xb, xv, lb, lv)
+        out.append({
+            "method": learned, "dataset": dataset, "sigma": sigma, "metric": "psnr_gap_db_at_matched_bpp",
+            "reference": reference, "against": anchor, "of_metric": metric, "level": "sequence",
+            "sequence": name, "interpolation": INTERPOLATION, "setting": f"sigma={sigma:g}",
+            "rate_point": "overlap-mean", "value": mean, "bpp_lo": rng[0] if rng else math.nan,
+            "bpp_hi": rng[1] if rng else math.nan, "note": "" if rng else "bpp ranges do not overlap",
+        })
     return out
