@@ -31,8 +31,8 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
