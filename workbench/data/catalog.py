@@ -1,8 +1,10 @@
 """Datasets by name: one entry point for pipelines, the CLI and manifests.
 
 Names: ``set8`` (test, 85 frames per sequence by default), ``davis2017-train`` (DAVIS-2017 trainval 480p),
-``embedded-train`` and ``embedded-test`` (built from package media, no download). On-disk sets are looked
-up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<repo>/data``).
+``embedded-train`` and ``embedded-test`` (built from package media, no download); raw video (Table 2):
+``crvd`` (checks scenes 1–11, opens the test scenes 7–11, capture noisy0), ``crvd-train`` (scenes 1–6,
+every capture), ``srvd`` and the embedded raw clips ``embedded-raw-train`` / ``embedded-raw-test``. On-disk
+sets are looked up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<repo>/data``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data import davis, embedded, set8, weights
+from workbench.data import crvd, davis, embedded, embedded_raw, set8, srvd, weights
 from workbench.data.readers import sha256_file
 from workbench.data.sequence import Sequence
 from workbench.errors import ConfigError
@@ -56,6 +58,20 @@ DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_dav
                                              check=lambda root, deep: davis.check_davis(root, deep=deep)))
 for _split in embedded.ALL_SPLITS:
     DATASETS.add(_split, _embedded_entry(_split))
+
+
+# raw video (Table 2): paired CRVD sequences (stacked noisy | clean | noise parameters) and clean raw clips
+DATASETS.add("crvd", DatasetEntry(
+    open=lambda root, n: list(crvd.open_crvd(root, scenes=crvd.TEST_SCENES, max_frames=n)),
+    check=lambda root, deep: crvd.check_crvd(root)))
+DATASETS.add("crvd-train", DatasetEntry(
+    open=lambda root, n: list(crvd.open_crvd(root, scenes=crvd.TRAIN_SCENES, captures=crvd.CAPTURES, max_frames=n)),
+    check=lambda root, deep: crvd.check_crvd(root, scenes=crvd.TRAIN_SCENES)))
+DATASETS.add("srvd", DatasetEntry(open=lambda root, n: srvd.open_srvd(root, max_frames=n),
+                                  check=lambda root, deep: srvd.check_srvd(root)))
+for _raw in embedded_raw.RAW_SPLITS:
+    DATASETS.add(_raw, DatasetEntry(open=lambda root, n, s=_raw: embedded_raw.open_embedded_raw(s, max_frames=n),
+                                    check=lambda root, deep, s=_raw: embedded_raw.check_embedded_raw(s)))
 
 
 def _not_a_dataset(root: Path, n: int | None) -> list[Sequence]:

@@ -52,18 +52,24 @@ _OBTAIN = ("CRVD comes from the RViDeNet README (github.com/cao-cong/RViDeNet: i
 
 
 def crvd_dir(root: Path) -> Path:
+    """``<root>/CRVD``, or ``root`` itself when it is a CRVD tree (named CRVD, or holding a layout)."""
     root = Path(root)
-    return root if root.name == "CRVD" and not (root / "CRVD").is_dir() else root / "CRVD"
+    if (root / "CRVD").is_dir():
+        return root / "CRVD"
+    return root if root.name == "CRVD" or detect_layout(root) is not None else root / "CRVD"
 
 
 def detect_layout(base: Path) -> str | None:
     """``flat``, ``split`` or ``download`` from the folders present (``None``: none recognised)."""
-    if (base / "scene1").is_dir():
-        return "flat"
+    def has(folder: Path, prefix: str) -> bool:
+        return folder.is_dir() and any(p.is_dir() and p.name.startswith(prefix) for p in folder.iterdir())
+
     noisy = base / "indoor_raw_noisy"
-    if (noisy / "scene1").is_dir():
+    if has(base, "scene"):
+        return "flat"
+    if has(noisy, "scene"):
         return "split"
-    if (noisy / "indoor_raw_noisy_scene1").is_dir():
+    if has(noisy, "indoor_raw_noisy_scene"):
         return "download"
     return None
 
@@ -171,8 +177,8 @@ def check_crvd(root: Path, *, scenes: tuple[int, ...] = SCENES, sensor: Sensor =
         return [f"{base}: CRVD not found; {_OBTAIN}"]
     layout = detect_layout(base)
     if layout is None:
-        return [f"{base}: no CRVD layout recognised (no scene1/, indoor_raw_noisy/scene1/ or "
-                f"indoor_raw_noisy/indoor_raw_noisy_scene1/); {_OBTAIN}"]
+        return [f"{base}: no CRVD layout recognised (no scene*/, indoor_raw_noisy/scene*/ or "
+                f"indoor_raw_noisy/indoor_raw_noisy_scene*/); {_OBTAIN}"]
     problems: list[str] = []
     sizes: dict[tuple[int, int], Path] = {}
     for s in scenes:
