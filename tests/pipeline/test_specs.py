@@ -24,10 +24,14 @@ from workbench.pipeline.spec import expand, known_specs, load_recipes, load_spec
 SPECS = known_specs()
 
 
-def trained_rows(spec_id: str, profile: str, overrides: dict | None = None) -> list[tuple[str, object]]:
+TRAINED_KINDS = ("restoration", "raw-restoration")
+
+
+def trained_rows(spec_id: str, profile: str, overrides: dict | None = None,
+                 kinds: tuple[str, ...] = ("restoration",)) -> list[tuple[str, object]]:
     spec = load_spec(spec_id)
     return [(name, params) for name, kind, params in expand(spec, profile, overrides)
-            if kind == "restoration" and params.train is not None]
+            if kind in kinds and params.train is not None]
 
 
 def test_every_spec_resolves_in_every_profile() -> None:
@@ -48,11 +52,16 @@ def test_no_copied_recipe_blocks(spec_id: str) -> None:
 @pytest.mark.parametrize("spec_id", [s for s in SPECS if s.startswith("table")])
 @pytest.mark.parametrize("profile", ["smoke", "full"])
 def test_one_schedule_per_table(spec_id: str, profile: str) -> None:
-    rows = trained_rows(spec_id, profile)
-    assert rows, (spec_id, profile)
-    recipes = {json.dumps(to_mapping(p.train), sort_keys=True) for _, p in rows}  # type: ignore[attr-defined]
-    assert len(recipes) == 1, f"{spec_id}/{profile}: rows differ in training keys: {sorted(recipes)}"
-    assert all(p.train.recipe == profile for _, p in rows)  # type: ignore[attr-defined]
+    """One schedule per table and kind: the RGB rows share the profile's recipe, the raw rows (Table 2,
+    Table 7's RWD column) share ``raw-<profile>`` (and, in full, one ``pretrain`` stage)."""
+    assert any(trained_rows(spec_id, profile, kinds=(k,)) for k in TRAINED_KINDS), (spec_id, profile)
+    for kind in TRAINED_KINDS:
+        rows = trained_rows(spec_id, profile, kinds=(kind,))
+        recipes = {json.dumps([to_mapping(p.train), to_mapping(getattr(p, "pretrain", None))], sort_keys=True)
+                   for _, p in rows}  # type: ignore[attr-defined]
+        assert len(recipes) <= 1, f"{spec_id}/{profile}/{kind}: rows differ in training keys: {sorted(recipes)}"
+        expected = profile if kind == "restoration" else f"raw-{profile}"
+        assert all(p.train.recipe == expected for _, p in rows)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("profile", ["smoke", "full"])
@@ -61,7 +70,7 @@ def test_rows_sharing_a_model_share_a_recipe(profile: str) -> None:
     for sid in SPECS:
         if profile not in load_spec(sid).profiles:
             continue
-        for name, p in trained_rows(sid, profile):
+        for name, p in trained_rows(sid, profile, kinds=TRAINED_KINDS):
             key = json.dumps({"model": p.model, "args": p.model_args, "seed": p.seed}, sort_keys=True)  # type: ignore[attr-defined]
             recipe = json.dumps(to_mapping(p.train), sort_keys=True)  # type: ignore[attr-defined]
             if key in seen:

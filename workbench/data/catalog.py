@@ -69,9 +69,17 @@ DATASETS.add("crvd-train", DatasetEntry(
     check=lambda root, deep: crvd.check_crvd(root, scenes=crvd.TRAIN_SCENES)))
 DATASETS.add("srvd", DatasetEntry(open=lambda root, n: srvd.open_srvd(root, max_frames=n),
                                   check=lambda root, deep: srvd.check_srvd(root)))
+
+
+def _embedded_raw_entry(name: str) -> DatasetEntry:
+    def check(root: Path, deep: bool) -> list[str]:
+        return embedded_raw.check_embedded_raw(name)
+
+    return DatasetEntry(open=lambda root, n: embedded_raw.open_embedded_raw(name, max_frames=n), check=check)
+
+
 for _raw in embedded_raw.RAW_SPLITS:
-    DATASETS.add(_raw, DatasetEntry(open=lambda root, n, s=_raw: embedded_raw.open_embedded_raw(s, max_frames=n),
-                                    check=lambda root, deep, s=_raw: embedded_raw.check_embedded_raw(s)))
+    DATASETS.add(_raw, _embedded_raw_entry(_raw))
 
 
 def _not_a_dataset(root: Path, n: int | None) -> list[Sequence]:

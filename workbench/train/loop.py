@@ -51,13 +51,15 @@ from tqdm import tqdm
 from workbench import atomic
 from workbench.checkpoint import read_training_state, restore_training_state, save_training_state, save_weights
 from workbench.config import config_hash
+from workbench.data.sensors import CRVD_ISOS
 from workbench.data.sequence import Sequence
-from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_map, noise_seed, sample_training_sigma
+from workbench.degrade.awgn import add_awgn_frame, noise_seed
 from workbench.errors import ConfigError, TrainingError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
 from workbench.train.batchnorm import settle_batchnorm
+from workbench.train.degradation import degrade_batch, level_map, log_level
 from workbench.train.distributed import (
     DistInfo,
     barrier,
@@ -177,17 +179,20 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
     g = torch.Generator().manual_seed(spec.seed + 0x5E77)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
-        clean = sampler.sample(spec.batch_size, g)
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        noisy = add_training_noise(clean, sigma, g).to(device)
-        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
+        noisy, _, level = _degrade(spec, sampler.sample(spec.batch_size, g), g)
+        nmap = level_map(spec.noise, level, height=noisy.shape[-2], width=noisy.shape[-1], device=device) \
             if model.uses_noise_map else None
-        return noisy, nmap
+        return noisy.to(device), nmap
 
     layers = settle_batchnorm(model, draw, spec.settle_bn_batches)
     if layers:
         atomic.write_text(out_dir / "batchnorm.txt", f"settled {layers} BatchNorm layers over "
                           f"{spec.settle_bn_batches} batches of {spec.batch_size} (precise BN)\n")
+
+
+def _degrade(spec: TrainSpec, clean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, ...]:
+    return degrade_batch(spec.noise, clean, g, sigma_min=spec.sigma_min, sigma_max=spec.sigma_max,
+                         isos=tuple(spec.isos or CRVD_ISOS))
 
 
 def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
@@ -197,8 +202,7 @@ def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.
     shape = (spec.batch_size, sampler.clip_frames, sampler.sequences[0].shape[2], spec.patch_size, spec.patch_size)
 
     def replay(g: torch.Generator) -> None:
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        add_training_noise(torch.zeros(shape), sigma, g)
+        _degrade(spec, torch.zeros(shape), g)
 
     return replay
 
@@ -269,11 +273,10 @@ def train(
         for prm in motion_params:
             prm.requires_grad_(not frozen)
         clean = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        noisy = add_training_noise(clean, sigma, g).to(device)
-        clean = clean.to(device)
+        noisy, clean, sigma = _degrade(spec, clean, g)  # sigma: the noise level (σ, or raw [a_n, b_n])
+        noisy, clean = noisy.to(device), clean.to(device)
         clean, sigma, noisy = shard(clean, parallel), shard(sigma, parallel), shard(noisy, parallel)
-        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
+        nmap = level_map(spec.noise, sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
             if model.uses_noise_map else None
         with autocast(spec.precision, device):
             out = net(noisy, nmap)
@@ -299,7 +302,7 @@ def train(
         if step % spec.log_every == 0 or step == total:
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
                    "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
-                   "noise_sigma_mean": f"{float(sigma.mean()):.3f}", "val_psnr_db": "", **_stats(out)}
+                   "noise_sigma_mean": f"{log_level(spec.noise, sigma):.3f}", "val_psnr_db": "", **_stats(out)}
             if main and spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"
             log_rows.append(row)
