@@ -9,7 +9,8 @@ the noise map of non-blind models; every output frame is scored against the uncl
 Rows (long format): ``level = "sequence"`` per (scene, ISO, metric) with setting ``ISO<iso>``;
 ``level = "iso"`` per (ISO, metric): the mean over scenes; ``level = "dataset"`` with setting ``raw``: the
 mean over ISOs (Table 2's number). Every row carries the :class:`~workbench.evaluate.raw_metrics.RawProtocol`
-card and ``temporal_border``.
+card and ``temporal_border``. With ``evaluate.srgb`` the sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come
+as ``psnr_srgb_db`` and ``ssim_srgb`` rows beside the raw ones.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from workbench.data.sensors import CRVD_ISOS
 from workbench.errors import ConfigError, DatasetError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.raw_metrics import RawProtocol, average_crvd, raw_frame_metrics
+from workbench.evaluate.raw_srgb import ISPNet, srgb_frame_metrics
 from workbench.models.base import RestorationModel
 
 
@@ -37,6 +39,8 @@ class RawEvalSpec:
     max_sequences: int | None = None
     #: evaluate only these ISOs (None = all five); recorded in every row
     isos: list[int] | None = None
+    #: also score sRGB PSNR/SSIM through RViDeNet's ISP (needs its converted weights, :mod:`.raw_srgb`)
+    srgb: bool = False
 
     def validate(self) -> None:
         for key, value in (("max_frames", self.max_frames), ("max_sequences", self.max_sequences)):
@@ -71,8 +75,9 @@ def _noise_fn(params: np.ndarray, device: str) -> Any:
     return fn
 
 
-def restore_pair(model: RestorationModel, seq: CRVDSequence, device: str) -> list[dict[str, float]]:
-    """Per-frame raw metrics of ``model`` on one (scene, ISO) sequence."""
+def restore_pair(model: RestorationModel, seq: CRVDSequence, device: str,
+                 isp: ISPNet | None = None) -> list[dict[str, float]]:
+    """Per-frame raw metrics (and sRGB ones through ``isp``) of ``model`` on one (scene, ISO) sequence."""
     first = seq.frame(0)
     noise_fn = _noise_fn(split_stacked(first)[2], device) if model.uses_noise_map else None
     cache = {0: first}
@@ -85,22 +90,27 @@ def restore_pair(model: RestorationModel, seq: CRVDSequence, device: str) -> lis
     frames = []
     for t, out in restore_stream(model, lambda i: np.ascontiguousarray(split_stacked(stacked(i))[0]), len(seq),
                                  device=device, noise_map_fn=noise_fn):
-        frames.append(raw_frame_metrics(split_stacked(stacked(t))[1], out, seq.sensor))
+        clean = split_stacked(stacked(t))[1]
+        metrics = raw_frame_metrics(clean, out, seq.sensor)
+        if isp is not None:
+            metrics.update(srgb_frame_metrics(isp, clean, out, device=device, sensor=seq.sensor))
+        frames.append(metrics)
     return frames
 
 
 def evaluate_raw_model(model: RestorationModel, seqs: list[CRVDSequence], *, dataset: str,
-                       spec: RawEvalSpec, device: str) -> list[dict[str, Any]]:
-    """Long-format rows (module docstring)."""
+                       spec: RawEvalSpec, device: str, isp: ISPNet | None = None) -> list[dict[str, Any]]:
+    """Long-format rows (module docstring); with ``isp`` also ``psnr_srgb_db`` and ``ssim_srgb``."""
     if not seqs:
         raise DatasetError(f"{dataset}: no raw sequence to evaluate; check evaluate.isos and max_sequences")
-    card = {**RawProtocol(frames_per_sequence=spec.max_frames).card(),
+    srgb = "RViDeNet ISP_CNN (uint8 truncation, skimage SSIM 7x7)" if isp is not None else RawProtocol.srgb
+    card = {**RawProtocol(frames_per_sequence=spec.max_frames, srgb=srgb).card(),
             "temporal_border": "reflect (window models); state carried (recurrent)",
             "isos": "+".join(str(i) for i in sorted({s.iso for s in seqs}))}
     per_seq: dict[tuple[str, int], dict[str, float]] = {}
     rows: list[dict[str, Any]] = []
     for seq in seqs:
-        frames = restore_pair(model, seq, device)
+        frames = restore_pair(model, seq, device, isp)
         mean = {k: float(np.mean([f[k] for f in frames])) for k in frames[0]}
         per_seq[(f"scene{seq.scene}", seq.iso)] = mean
         rows += [{"level": "sequence", "sequence": f"scene{seq.scene}", "setting": f"ISO{seq.iso}", "metric": k,

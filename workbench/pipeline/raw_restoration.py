@@ -19,6 +19,8 @@ from typing import Any
 from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, open_dataset
 from workbench.evaluate.raw_restoration import RawEvalSpec, evaluate_raw_model, select
+from workbench.evaluate.raw_srgb import isp_weights, load_isp
+from workbench.paths import data_root
 from workbench.pipeline.cells import CellKind
 from workbench.pipeline.restoration import ROW_TRAIN_FIELDS, RestorationCell, train_model
 from workbench.train.motion import motion_weights, sha256_of
@@ -56,6 +58,8 @@ def input_checksums(p: RawRestorationCell, ctx: RunContext) -> dict[str, str]:
     for name in sorted(names):
         seqs = open_dataset(name, root=ctx.data_root)
         out.update({f"{name}/{k}": v for k, v in dataset_checksums(seqs).items()})
+    if p.evaluate.srgb:  # a missing ISP stops the run before any cell trains
+        out["isp_weights"] = sha256_of(isp_weights(data_root(ctx.data_root)))
     first = p.pretrain or p.train
     if first is not None and (weights := motion_weights(first.motion, root=ctx.data_root)) is not None:
         out["motion_init"] = sha256_of(weights)
@@ -88,7 +92,8 @@ def run_raw_restoration(p: RawRestorationCell, ctx: RunContext) -> list[dict[str
     model.to(ctx.device)
     seqs = select(open_dataset(p.evaluate.dataset, root=ctx.data_root, max_frames=p.evaluate.max_frames),
                   p.evaluate)
-    rows = evaluate_raw_model(model, seqs, dataset=p.evaluate.dataset, spec=p.evaluate, device=ctx.device)
+    isp = load_isp(data_root(ctx.data_root), ctx.device) if p.evaluate.srgb else None
+    rows = evaluate_raw_model(model, seqs, dataset=p.evaluate.dataset, spec=p.evaluate, device=ctx.device, isp=isp)
     params_m = sum(x.numel() for x in model.parameters()) / 1e6
     for r in rows:
         r.update({"method": p.method, "dataset": p.evaluate.dataset, "model": p.model,
