@@ -122,6 +122,9 @@ class TrainSpec:
                               f"got {self.loader_workers}")
         if self.noise not in NOISE_KINDS:
             raise ConfigError(f"noise: {self.noise!r} is not one of {list(NOISE_KINDS)}")
+        if self.noise != "awgn" and self.val_every:
+            raise ConfigError(f"val_every: the in-loop validation adds AWGN; set it to 0 with noise {self.noise!r} "
+                              "(raw models are scored by their cell's evaluation)")
         unknown_isos = sorted(set(self.isos or CRVD_ISOS) - set(CRVD_ISOS))
         if self.isos == [] or unknown_isos:
             raise ConfigError(f"isos: {unknown_isos or 'empty'}; use CRVD ISOs {list(CRVD_ISOS)}")
