@@ -150,6 +150,28 @@ class EMVD(RestorationModel):
         return forward_by_steps(self, clip, noise_map)
 
 
+#: unofficial EMVD (Baymax-chen/EMVD ``MainDenoise``) stage → this module's per-scale index (coarsest first)
+UNOFFICIAL_STAGES = {"vd": 0, "md1": 1, "md0": 2}
+
+
+def state_from_unofficial(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A ``MainDenoise`` state dict of the unofficial re-implementation → :class:`EMVD` keys (explicit mapping:
+    ``ct/cti.net1`` → ``ct/cti``; ``ft.net1`` (2, 1, 1, 2) → ``haar.analysis``; ``fti.net1``/``net2`` → the rows of
+    ``haar.synthesis``; ``<stage>.{fusion,denoise}.net{1,2,3}`` → ``{fusion,denoise}.<scale>.{0,2,4}``;
+    ``refine.net{1,2,3}`` → ``refine.{0,2,4}``). Only the base configuration (16 channels, 2 layers) exists there."""
+    out = {"ct.weight": state["ct.net1.weight"], "cti.weight": state["cti.net1.weight"],
+           "haar.analysis": state["ft.net1.weight"].reshape(2, 2),
+           "haar.synthesis": torch.stack([state["fti.net1.weight"].flatten(), state["fti.net2.weight"].flatten()])}
+    layer = {"net1": "0", "net2": "2", "net3": "4"}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] in UNOFFICIAL_STAGES and parts[1] in ("fusion", "denoise"):
+            out[f"{parts[1]}.{UNOFFICIAL_STAGES[parts[0]]}.{layer[parts[2]]}.{parts[3]}"] = value
+        elif parts[0] == "refine":
+            out[f"refine.{layer[parts[1]]}.{parts[2]}"] = value
+    return out
+
+
 def emvd_s() -> EMVD:
     """EMVD-S: the base model of the EMVD paper (16 channels, 2 feature layers per CNN)."""
     return EMVD(channels=16, feat_layers=2)

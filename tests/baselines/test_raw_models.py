@@ -87,3 +87,20 @@ def test_ncfl_raw_and_ours_l_build_from_the_registry() -> None:
     with torch.no_grad():
         assert base(clip).frames.shape == clip.shape and large(clip).frames.shape == clip.shape
     assert sum(p.numel() for p in large.parameters()) > sum(p.numel() for p in base.parameters())
+
+
+def test_emvd_s_matches_the_unofficial_implementation() -> None:
+    from baselines.emvd import state_from_unofficial
+
+    ref = torch.load(PARITY.with_name("emvd_ref.pt"), weights_only=True)
+    model = emvd_s().eval()
+    model.load_state_dict({k: v.float() for k, v in state_from_unofficial(ref["state_dict"]).items()}, strict=True)
+    clip = ref["clip"]
+    nmap = params_map(ref["a_n"], ref["b_n"], height=clip.shape[-2], width=clip.shape[-1])
+    nmap = nmap.expand(clip.shape[0], -1, -1, -1)
+    state = None
+    with torch.no_grad():
+        for t in range(clip.shape[1]):
+            out, state = model.step(clip[:, t], state, nmap)
+            assert float((out - ref["out"][:, t]).abs().max()) < 1e-5
+            assert float((state - ref["fusion"][:, t]).abs().max()) < 1e-5
