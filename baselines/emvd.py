@@ -20,7 +20,8 @@ unofficial PyTorch re-implementation Baymax-chen/EMVD@975a2f46b2 ``structure.py`
   from the noise map (the ISO's parameters, :func:`workbench.degrade.raw_noise.params_map`).
 
 Every CNN is ``conv3(in → c)``, ReLU, ``feat_layers − 1`` × [``conv3(c → c)``, ReLU], ``conv3(c → out)``.
-**EMVD-S** = the paper's base model: ``channels=16, feat_layers=2`` (41,356 parameters, EMVDu's count).
+**EMVD-S** = the paper's base model: ``channels=16, feat_layers=2`` (41,356 parameters, EMVDu's count); with EMVDu's
+weights (:func:`state_from_unofficial`) it reproduces EMVDu's ``MainDenoise`` to 3.0e-7 (tests/data_parity/README.md).
 **EMVD-L**: its configuration is only in the EMVD supplement (not available, docs/complexity.md §4); the
 workbench's choice is ``channels=176, feat_layers=5``, the width/depth of this topology whose cost is
 closest to the 1106 GFLOPs Table 1 reports: 1095.6 GFLOPs (2 × thop-style MACs per 540×960 packed frame,
