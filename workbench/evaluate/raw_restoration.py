@@ -6,9 +6,10 @@ streaming inference (:mod:`workbench.evaluate.infer`: window models reflect indi
 recurrent models carry their state; whole frames, no tiling) with the ISO's ``[a_n, b_n]`` planes as
 the noise map of non-blind models; every output frame is scored against the unclipped ground truth.
 
-Rows (long format): ``level = "sequence"`` per (scene, ISO, metric) with setting ``ISO<iso>``;
-``level = "iso"`` per (ISO, metric): the mean over scenes; ``level = "dataset"`` with setting ``raw``: the
-mean over ISOs (Table 2's number). Every row carries the :class:`~workbench.evaluate.raw_metrics.RawProtocol`
+Rows (long format): ``level = "sequence"`` per (scene, ISO, metric), sequence ``scene<s>-ISO<iso>`` and setting
+``raw`` (every scene has every ISO, so the mean of these cells is the headline: the claims' intervals read
+them); ``level = "iso"`` per (ISO, metric) with setting ``ISO<iso>``: the mean over scenes;
+``level = "dataset"`` with setting ``raw``: the mean over ISOs (Table 2's number). Every row carries the :class:`~workbench.evaluate.raw_metrics.RawProtocol`
 card and ``temporal_border``. With ``evaluate.srgb`` the sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come
 as ``psnr_srgb_db`` and ``ssim_srgb`` rows beside the raw ones.
 """
@@ -113,8 +114,9 @@ def evaluate_raw_model(model: RestorationModel, seqs: list[CRVDSequence], *, dat
         frames = restore_pair(model, seq, device, isp)
         mean = {k: float(np.mean([f[k] for f in frames])) for k in frames[0]}
         per_seq[(f"scene{seq.scene}", seq.iso)] = mean
-        rows += [{"level": "sequence", "sequence": f"scene{seq.scene}", "setting": f"ISO{seq.iso}", "metric": k,
-                  "value": v, "frames": len(frames), **card} for k, v in mean.items()]
+        rows += [{"level": "sequence", "sequence": f"scene{seq.scene}-ISO{seq.iso}", "setting": "raw",
+                  "scene": f"scene{seq.scene}", "iso": seq.iso, "metric": k, "value": v, "frames": len(frames),
+                  **card} for k, v in mean.items()]
     by_iso = average_crvd(per_seq)
     for iso, metrics in by_iso.items():
         rows += [{"level": "iso", "sequence": "", "setting": f"ISO{iso}", "metric": k, "value": v, "frames": "",
