@@ -9,8 +9,8 @@ the noise map of non-blind models; every output frame is scored against the uncl
 Rows (long format): ``level = "sequence"`` per (scene, ISO, metric), sequence ``scene<s>-ISO<iso>`` and setting
 ``raw`` (every scene has every ISO, so the mean of these cells is the headline: the claims' intervals read
 them); ``level = "iso"`` per (ISO, metric) with setting ``ISO<iso>``: the mean over scenes;
-``level = "dataset"`` with setting ``raw``: the mean over ISOs (Table 2's number). Every row carries the :class:`~workbench.evaluate.raw_metrics.RawProtocol`
-card and ``temporal_border``. With ``evaluate.srgb`` the sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come
+``level = "dataset"`` with setting ``raw``: the mean over ISOs (Table 2's number). Every row carries the
+:class:`~workbench.evaluate.raw_metrics.RawProtocol` card and ``temporal_border``. With ``evaluate.srgb`` the sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come
 as ``psnr_srgb_db`` and ``ssim_srgb`` rows beside the raw ones.
 """
 
