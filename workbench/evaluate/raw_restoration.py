@@ -10,8 +10,8 @@ Rows (long format): ``level = "sequence"`` per (scene, ISO, metric), sequence ``
 ``raw`` (every scene has every ISO, so the mean of these cells is the headline: the claims' intervals read
 them); ``level = "iso"`` per (ISO, metric) with setting ``ISO<iso>``: the mean over scenes;
 ``level = "dataset"`` with setting ``raw``: the mean over ISOs (Table 2's number). Every row carries the
-:class:`~workbench.evaluate.raw_metrics.RawProtocol` card and ``temporal_border``. With ``evaluate.srgb`` the sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come
-as ``psnr_srgb_db`` and ``ssim_srgb`` rows beside the raw ones.
+:class:`~workbench.evaluate.raw_metrics.RawProtocol` card and ``temporal_border``. With ``evaluate.srgb`` the
+sRGB metrics (:mod:`workbench.evaluate.raw_srgb`) come as ``psnr_srgb_db`` and ``ssim_srgb`` rows beside the raw ones.
 """
 
 from __future__ import annotations
