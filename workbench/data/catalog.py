@@ -165,5 +165,7 @@ def dataset_checksums(seqs: list[Sequence]) -> dict[str, str]:
             if key in out:
                 raise ConfigError(f"two sequences named {seq.name!r} both read {path.name}; "
                                   "sequence names must be unique")
-            out[key] = known.get(str(path)) or sha256_file(path)
+            if str(path) not in known:  # a file read by several sequences (CRVD's ground truth) is hashed once
+                known[str(path)] = sha256_file(path)
+            out[key] = known[str(path)]
     return out
