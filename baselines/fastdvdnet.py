@@ -76,23 +76,28 @@ class DenoisingBlock(nn.Module):
     Inputs are ``(N, 3, H, W)`` frames and a ``(N, 1, H, W)`` noise map, ``H`` and ``W`` multiples of 4.
     """
 
-    def __init__(self, *, frames: int = 3, base_channels: int = 32) -> None:
+    def __init__(self, *, frames: int = 3, base_channels: int = 32, frame_channels: int = 3,
+                 map_channels: int = 1) -> None:
+        """``frame_channels`` (3 RGB, 4 packed raw) and ``map_channels`` (1: σ; 4: raw variance per plane)
+        set each input group's width ``frame_channels + map_channels`` and the output's channels."""
         super().__init__()
         c0, c1, c2 = base_channels, 2 * base_channels, 4 * base_channels
         mid = frames * _INTERM_PER_FRAME
-        self.inc = _Stage(_cbr(frames * 4, mid, groups=frames) + _cbr(mid, c0))
+        self.inc = _Stage(_cbr(frames * (frame_channels + map_channels), mid, groups=frames) + _cbr(mid, c0))
         self.downc0 = _Stage(_cbr(c0, c1, stride=2) + [_double_cbr(c1)])
         self.downc1 = _Stage(_cbr(c1, c2, stride=2) + [_double_cbr(c2)])
         self.upc2 = _up_stage(c2, c1)
         self.upc1 = _up_stage(c1, c0)
-        self.outc = _Stage(_cbr(c0, c0) + [nn.Conv2d(c0, 3, 3, padding=1, bias=False)])
+        self.outc = _Stage(_cbr(c0, c0) + [nn.Conv2d(c0, frame_channels, 3, padding=1, bias=False)])
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 
-    def forward(self, frames: list[Tensor], noise_map: Tensor) -> Tensor:
-        # every frame is followed by the noise map, so each input group sees (R, G, B, σ)
-        x = torch.cat([t for f in frames for t in (f, noise_map)], dim=1)
+    def forward(self, frames: list[Tensor], noise_map: Tensor | list[Tensor]) -> Tensor:
+        """``noise_map``: one map for every frame, or one per frame (the raw variant's variance maps)."""
+        # every frame is followed by its noise map, so each input group sees (R, G, B, σ)
+        maps = noise_map if isinstance(noise_map, list) else [noise_map] * len(frames)
+        x = torch.cat([t for f, m in zip(frames, maps, strict=True) for t in (f, m)], dim=1)
         s0 = self.inc(x)
         s1 = self.downc0(s0)
         up = self.upc2(self.downc1(s1))

@@ -62,6 +62,14 @@ def cmd_data_build(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_build_srvd(a: argparse.Namespace) -> int:
+    from workbench.data.srvd import build_srvd  # lazy: keeps `workbench --help` fast
+    from workbench.paths import data_root  # lazy: as above
+
+    build_srvd(Path(a.mot17), data_root(a.data_root), max_frames=a.max_frames, progress=print)
+    return 0
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from workbench.train.run import train_from_config  # lazy: keeps `workbench --help` fast
 
@@ -417,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = parser(sub, "data", "datasets").add_subparsers(dest="data_command", required=True, metavar="ACTION")
     c = parser(data, "check", "check a dataset's layout; one line per problem")
-    c.add_argument("name", help="dataset id: set8, davis2017-train, embedded-train, embedded-test")
+    c.add_argument("name", help="dataset id: set8, davis2017-train, embedded-train, embedded-test, crvd, "
+                   "crvd-train, srvd, embedded-raw-train, embedded-raw-test")
     c.add_argument("--root", dest="data_root", default=argparse.SUPPRESS, metavar="PATH",
                    help="alias of --data-root")
     c.add_argument("--deep", action="store_true", help="also decode every frame")
@@ -427,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these splits (embedded-train, embedded-test, embedded-mini-train, embedded-mini-test, "
                         "embedded-{rain,rainstreak,haze}-{train,test})")
     b.set_defaults(func=cmd_data_build)
+    bs = parser(data, "build-srvd", "unprocess MOT17 train videos 02/09/10/11 into <data root>/SRVD (RViDeNet's "
+                "SRVD, docs/protocols.md §2.3)")
+    bs.add_argument("--mot17", required=True, metavar="PATH",
+                    help="unpacked MOT17 (MOT17-02/img1 or train/MOT17-02-FRCNN/img1)")
+    bs.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
+    bs.set_defaults(func=cmd_data_build_srvd)
 
     t = parser(sub, "train", "train one model from a YAML config")
     t.add_argument("--config", required=True, metavar="YAML", help="training config (unknown keys are errors)")

@@ -15,7 +15,10 @@ import torch
 from baselines.basicvsr import BasicVSRBi, BasicVSRUni
 from baselines.basicvsrpp import BasicVSRPlusPlusBi, BasicVSRPlusPlusUni
 from baselines.edvr import EDVR
+from baselines.emvd import EMVD, emvd_l, emvd_s
 from baselines.fastdvdnet import FastDVDNet
+from baselines.raw_variants import RAW_MODELS
+from baselines.rvidenet import RViDeNet
 from workbench.errors import ConfigError
 from workbench.models.base import RestorationModel
 from workbench.models.ncfl.model import NCFL, NCFLBi
@@ -34,6 +37,13 @@ MODELS.add("basicvsrpp-bi", BasicVSRPlusPlusBi)
 MODELS.add("ncfl-uni", NCFL)  # the paper's default denoiser (Table 5 M_d), calibrated to 771 GFLOPs
 MODELS.add("ncfl-bi", NCFLBi)  # Table 8, calibrated to 1522 GFLOPs
 MODELS.add("ncfl", ncfl_model)  # any preset: model_args {preset: Ma|Mb|Mc|Md|adapq|fixedq|noq|M1|M2|M3|bi|L|dehaze}
+# raw video (Table 2): packed 4-plane models; NCFL raw is `ncfl` with in_channels: 4 (preset L = "Ours-L")
+MODELS.add("emvd", EMVD)  # any width/depth; emvd-s / emvd-l are the two configurations of Table 2
+MODELS.add("emvd-s", emvd_s)
+MODELS.add("emvd-l", emvd_l)
+MODELS.add("rvidenet", RViDeNet)
+for _raw_id, _raw_ctor in RAW_MODELS.items():  # fastdvdnet-raw, edvr-raw, basicvsr-uni-raw, basicvsrpp-uni-raw
+    MODELS.add(_raw_id, _raw_ctor)
 
 
 def build_model(model_id: str, args: dict[str, Any], *, seed: int, where: str) -> RestorationModel:

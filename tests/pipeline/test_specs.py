@@ -26,20 +26,24 @@ from workbench.pipeline.spec import expand, known_specs, load_recipes, load_spec
 SPECS = known_specs()
 
 
-def trained_rows(spec_id: str, profile: str, overrides: dict | None = None) -> list[tuple[str, object]]:
+TRAINED_KINDS = ("restoration", "paired", "raw-restoration")
+
+
+def trained_rows(spec_id: str, profile: str, overrides: dict | None = None,
+                 kinds: tuple[str, ...] = ("restoration",)) -> list[tuple[str, object]]:
     spec = load_spec(spec_id)
     return [(name, params) for name, kind, params in expand(spec, profile, overrides)
-            if kind in TRAINED_KINDS and params.train is not None]
+            if kind in kinds and params.train is not None]
 
 
-TRAINED_KINDS = ("restoration", "paired")
 #: training keys that follow the benchmark of a row (see the module docstring)
 DATA_KEYS = ("dataset", "val_dataset")
 
 
-def schedule_of(train: object) -> str:
-    """The resolved training mapping without its data keys."""
-    return json.dumps({k: v for k, v in to_mapping(train).items() if k not in DATA_KEYS}, sort_keys=True)
+def schedule_of(train: object, pretrain: object = None) -> str:
+    """The resolved training mapping (and pretraining stage) without its data keys."""
+    return json.dumps([{k: v for k, v in to_mapping(train).items() if k not in DATA_KEYS},
+                       to_mapping(pretrain) if pretrain is not None else None], sort_keys=True)
 
 
 def test_every_spec_resolves_in_every_profile() -> None:
@@ -60,15 +64,20 @@ def test_no_copied_recipe_blocks(spec_id: str) -> None:
 @pytest.mark.parametrize("spec_id", [s for s in SPECS if s.startswith("table")])
 @pytest.mark.parametrize("profile", ["smoke", "full"])
 def test_one_schedule_per_table(spec_id: str, profile: str) -> None:
-    rows = trained_rows(spec_id, profile)
-    assert rows, (spec_id, profile)
-    recipes = {schedule_of(p.train) for _, p in rows}  # type: ignore[attr-defined]
-    assert len(recipes) == 1, f"{spec_id}/{profile}: rows differ in training keys: {sorted(recipes)}"
-    by_data: dict[str, set[str]] = {}
-    for _, p in rows:
-        by_data.setdefault(p.train.dataset, set()).add(json.dumps(to_mapping(p.train), sort_keys=True))  # type: ignore[attr-defined]
-    assert all(len(v) == 1 for v in by_data.values()), f"{spec_id}/{profile}: rows on one dataset differ"
-    assert all(p.train.recipe == profile for _, p in rows)  # type: ignore[attr-defined]
+    """One schedule per table and kind: the RGB rows (AWGN and paired deraining/dehazing) share the profile's
+    recipe, the raw rows (Table 2, Table 7's RWD column) share ``raw-<profile>`` (and, in full, one
+    ``pretrain`` stage); only the data keys may follow a row's benchmark, and rows on one dataset agree fully."""
+    assert any(trained_rows(spec_id, profile, kinds=(k,)) for k in TRAINED_KINDS), (spec_id, profile)
+    for group in (("restoration", "paired"), ("raw-restoration",)):
+        rows = trained_rows(spec_id, profile, kinds=group)
+        recipes = {schedule_of(p.train, getattr(p, "pretrain", None)) for _, p in rows}  # type: ignore[attr-defined]
+        assert len(recipes) <= 1, f"{spec_id}/{profile}/{group}: rows differ in training keys: {sorted(recipes)}"
+        by_data: dict[str, set[str]] = {}
+        for _, p in rows:
+            by_data.setdefault(p.train.dataset, set()).add(json.dumps(to_mapping(p.train), sort_keys=True))  # type: ignore[attr-defined]
+        assert all(len(v) == 1 for v in by_data.values()), f"{spec_id}/{profile}: rows on one dataset differ"
+        expected = profile if group[0] == "restoration" else f"raw-{profile}"
+        assert all(p.train.recipe == expected for _, p in rows)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("profile", ["smoke", "full"])
@@ -77,7 +86,7 @@ def test_rows_sharing_a_model_share_a_recipe(profile: str) -> None:
     for sid in SPECS:
         if profile not in load_spec(sid).profiles:
             continue
-        for name, p in trained_rows(sid, profile):
+        for name, p in trained_rows(sid, profile, kinds=TRAINED_KINDS):
             key = json.dumps({"model": p.model, "args": p.model_args, "seed": p.seed,  # type: ignore[attr-defined]
                               "data": p.train.dataset}, sort_keys=True)  # type: ignore[attr-defined]
             recipe = json.dumps(to_mapping(p.train), sort_keys=True)  # type: ignore[attr-defined]

@@ -6,7 +6,12 @@
 - :mod:`~workbench.data.frameformat` — the frame files a dataset declares (default 8-bit RGB); others refused;
 - :mod:`~workbench.data.set8`, :mod:`~workbench.data.davis` — real datasets with layout checks;
 - :mod:`~workbench.data.paired` — degraded/clean folder pairs (CRVD, RainSyn, REVIDE);
-- :mod:`~workbench.data.raw` — Bayer packing and raw normalisation;
+- :mod:`~workbench.data.raw` — Bayer packing and raw normalisation; :mod:`~workbench.data.sensors` — the raw
+  sensors' facts (CRVD: GBRG, black 240, white 4095, noise per ISO) and :mod:`~workbench.data.sensor_noise` their
+  seeded Poisson–Gaussian sampler; :mod:`~workbench.data.rawtiff` — 16-bit TIFF mosaics;
+- :mod:`~workbench.data.crvd`, :mod:`~workbench.data.srvd` — CRVD (three layouts, paired raw sequences) and SRVD
+  (reader, and the build from MOT17 with :mod:`~workbench.data.unprocess`, RViDeNet's unprocessing);
+  :mod:`~workbench.data.embedded_raw` — the embedded RGB clips unprocessed and noised per ISO (raw smoke data);
 - :mod:`~workbench.data.embedded` — ``embedded-train`` / ``embedded-test`` (camera clips + synthetic motion
   with ground-truth flow), built on first use, bit-identical everywhere (committed checksums);
   :mod:`~workbench.data.yuv` and :mod:`~workbench.data.pngfile` — the integer colour/resampling and the

@@ -5,8 +5,10 @@ Names: ``set8`` (test, 85 frames per sequence by default), ``davis2017-train`` (
 dehazing sets ``rainsyn-light25``, ``rainsyn-complex25``, ``rainsyn-all100``, ``nturain``, ``revide-indoor``
 (each with a ``-train`` split; :mod:`workbench.data.rainsyn`, :mod:`workbench.data.revide`) and their embedded
 stand-ins ``embedded-{rain,rainstreak,haze}-{train,test}`` (:mod:`workbench.data.embedded_paired`), whose
-sequences are degraded/clean pairs (:class:`~workbench.data.paired.StackedPair`). On-disk sets are looked
-up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<repo>/data``).
+sequences are degraded/clean pairs (:class:`~workbench.data.paired.StackedPair`); raw video (Table 2):
+``crvd`` (checks scenes 1–11, opens the test scenes 7–11, capture noisy0), ``crvd-train`` (scenes 1–6,
+every capture), ``srvd`` and the embedded raw clips ``embedded-raw-train`` / ``embedded-raw-test``. On-disk
+sets are looked up under the data root (``root`` argument, else ``$WORKBENCH_DATA``, else ``<repo>/data``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data import davis, embedded, embedded_paired, rainsyn, revide, set8, weights
+from workbench.data import crvd, davis, embedded, embedded_paired, embedded_raw, rainsyn, revide, set8, srvd, weights
 from workbench.data.paired import StackedPair
 from workbench.data.paired_bench import PairedLayout, check_layout, open_layout
 from workbench.data.readers import sha256_file
@@ -62,6 +64,28 @@ DATASETS.add("davis2017-train", DatasetEntry(open=lambda root, n: davis.open_dav
                                              check=lambda root, deep: davis.check_davis(root, deep=deep)))
 for _split in embedded.ALL_SPLITS:
     DATASETS.add(_split, _embedded_entry(_split))
+
+
+# raw video (Table 2): paired CRVD sequences (stacked noisy | clean | noise parameters) and clean raw clips
+DATASETS.add("crvd", DatasetEntry(
+    open=lambda root, n: list(crvd.open_crvd(root, scenes=crvd.TEST_SCENES, max_frames=n)),
+    check=lambda root, deep: crvd.check_crvd(root)))
+DATASETS.add("crvd-train", DatasetEntry(
+    open=lambda root, n: list(crvd.open_crvd(root, scenes=crvd.TRAIN_SCENES, captures=crvd.CAPTURES, max_frames=n)),
+    check=lambda root, deep: crvd.check_crvd(root, scenes=crvd.TRAIN_SCENES)))
+DATASETS.add("srvd", DatasetEntry(open=lambda root, n: srvd.open_srvd(root, max_frames=n),
+                                  check=lambda root, deep: srvd.check_srvd(root)))
+
+
+def _embedded_raw_entry(name: str) -> DatasetEntry:
+    def check(root: Path, deep: bool) -> list[str]:
+        return embedded_raw.check_embedded_raw(name)
+
+    return DatasetEntry(open=lambda root, n: embedded_raw.open_embedded_raw(name, max_frames=n), check=check)
+
+
+for _raw in embedded_raw.RAW_SPLITS:
+    DATASETS.add(_raw, _embedded_raw_entry(_raw))
 
 
 def _not_a_dataset(root: Path, n: int | None) -> list[Sequence]:
@@ -169,5 +193,7 @@ def dataset_checksums(seqs: list[Sequence]) -> dict[str, str]:
                 if key in out:
                     raise ConfigError(f"two sequences named {seq.name!r} both read {path.name}; "
                                       "sequence names must be unique")
-                out[key] = known.get(str(path)) or sha256_file(path)
+                if str(path) not in known:  # a file read by several sequences (CRVD's ground truth) is hashed once
+                    known[str(path)] = sha256_file(path)
+                out[key] = known[str(path)]
     return out

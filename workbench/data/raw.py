@@ -13,7 +13,9 @@ where ``G_r`` is the green pixel on the red pixel's row and ``G_b`` the green on
 Plane ``k`` at ``(i, j)`` is the mosaic pixel of colour ``k`` inside block ``(2i .. 2i+1, 2j .. 2j+1)``.
 
 Normalisation: ``(x − black) / (white − black)`` as float32 (CRVD: black 240, white 2^12 − 1 = 4095); not
-clipped unless ``clip=True`` (real noisy data goes below black).
+clipped unless ``clip=True`` (real noisy data goes below black). What a denoiser is fed is the normalised
+noisy frame floored at 0 (:func:`network_input`), as RViDeNet's ``pack_gbrg_raw`` feeds it
+(``np.maximum(im − black, 0) / (white − black)``); the ground truth stays unclipped for the metric.
 """
 
 from __future__ import annotations
@@ -66,3 +68,8 @@ def normalize_raw(x: np.ndarray, black: float = CRVD_BLACK, white: float = CRVD_
 def denormalize_raw(y: np.ndarray, black: float = CRVD_BLACK, white: float = CRVD_WHITE) -> np.ndarray:
     """Inverse of :func:`normalize_raw` (float32 sensor values, not rounded)."""
     return np.asarray(y, dtype=np.float32) * np.float32(white - black) + np.float32(black)
+
+
+def network_input(y: np.ndarray) -> np.ndarray:
+    """A normalised noisy frame as the networks see it: floored at 0 (RViDeNet ``pack_gbrg_raw``), float32."""
+    return np.maximum(np.asarray(y, dtype=np.float32), np.float32(0.0))

@@ -80,13 +80,17 @@ def restore_stream(
     device: str | torch.device = "cpu",
     chunk_len: int | None = None,
     chunk_overlap: int = 2,
+    noise_map_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(t, restored_frame)`` for every frame; ``noise_sigma`` on the [0, 255] scale."""
+    """Yield ``(t, restored_frame)`` for every frame; ``noise_sigma`` on the [0, 255] scale, or
+    ``noise_map_fn(x)`` giving the noise map of an input ``x`` ``(N, C, H, W)`` (raw: the ISO's planes)."""
     device = torch.device(device)
     model.eval()
     multiple = int(getattr(model, "size_multiple", 1))
 
     def noise_map_like(x: torch.Tensor) -> torch.Tensor | None:
+        if noise_map_fn is not None:
+            return noise_map_fn(x)
         if noise_sigma is None:
             return None
         return noise_map(noise_sigma, height=x.shape[-2], width=x.shape[-1], device=device)

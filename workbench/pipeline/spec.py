@@ -149,8 +149,9 @@ def expand(spec: PipelineSpec, profile: str, overrides: dict[str, Any] | None = 
             applicable = {k: v for k, v in overrides.items() if _applies(k, cell)}
             used |= set(applicable)
             cell = merge(cell, applicable)
-        if "train" in cell:
-            cell["train"] = resolve_train(cell["train"], recipes, f"{where}.train")
+        for stage in ("pretrain", "train"):  # pretrain: the raw cells' first stage (SRVD), resolved alike
+            if stage in cell:
+                cell[stage] = resolve_train(cell[stage], recipes, f"{where}.{stage}")
         cell.pop("resources", None)  # read by cell_resources: a request, not a parameter of the cell
         name = cell.pop("name", None)
         kind_id = cell.pop("kind", None)

@@ -36,7 +36,7 @@ from workbench.store import reported, versions
 
 REPORT_ID = "report"
 #: the denoising tables assembled into ``tables.csv`` and read by the claims
-TABLES = ("table1", "table5", "table6", "table7", "table8")
+TABLES = ("table1", "table2", "table5", "table6", "table7", "table8")
 #: specs whose figures are copied into the report when the profile has a version of them
 FIGURE_SPECS = ("fig2", "fig1c", "fig4", "fig6", "fig7", "table1", "table5", "table6", "table7", "table8")
 

@@ -58,13 +58,15 @@ from workbench import atomic
 from workbench.checkpoint import read_training_state, restore_training_state, save_training_state, save_weights
 from workbench.config import config_hash
 from workbench.data.paired import split_pair
+from workbench.data.sensors import CRVD_ISOS
 from workbench.data.sequence import Sequence
-from workbench.degrade.awgn import add_awgn_frame, add_training_noise, noise_map, noise_seed, sample_training_sigma
+from workbench.degrade.awgn import add_awgn_frame, noise_seed
 from workbench.errors import ConfigError, TrainingError
 from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
 from workbench.train.batchnorm import settle_batchnorm
+from workbench.train.degradation import degrade_batch, level_map, log_level
 from workbench.train.distributed import (
     DistInfo,
     barrier,
@@ -192,9 +194,9 @@ def _settle(model: RestorationModel, spec: TrainSpec, sampler: ClipSampler, devi
     g = torch.Generator().manual_seed(spec.seed + 0x5E77)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
-        noisy, clean, sigma = training_pair(sampler.sample(spec.batch_size, g), spec, g, paired=paired_data(sampler))
-        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
-            if model.uses_noise_map and sigma is not None else None
+        noisy, _, level = training_pair(sampler.sample(spec.batch_size, g), spec, g, paired=paired_data(sampler))
+        nmap = level_map(spec.noise, level, height=noisy.shape[-2], width=noisy.shape[-1], device=device) \
+            if model.uses_noise_map and level is not None else None
         return noisy.to(device), nmap
 
     layers = settle_batchnorm(model, draw, spec.settle_bn_batches)
@@ -213,15 +215,15 @@ def paired_data(sampler: ClipSampler) -> bool:
     return kinds == {"paired"}
 
 
-def training_pair(batch: torch.Tensor, spec: TrainSpec, g: torch.Generator, *, paired: bool
+def training_pair(clean: torch.Tensor, spec: TrainSpec, g: torch.Generator, *, paired: bool
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """``(degraded, clean, σ)`` of a batch of clips ``(N, T, C, P, P)``: paired clips (C = 6) are split into
-    their degraded and clean halves with ``σ = None``; clean clips get AWGN of σ ~ U[sigma_min, sigma_max]
-    (0–255 scale) drawn from ``g`` (σ first, then the noise, as every AWGN run has drawn them)."""
+    """``(degraded, target, level)`` of a batch of clips ``(N, T, C, P, P)``: paired clips (C = 6, deraining
+    and dehazing) are split into their degraded and clean halves with no level and nothing drawn; otherwise
+    the recipe's ``train.noise`` (:func:`workbench.train.degradation.degrade_batch`)."""
     if paired:
-        return batch[:, :, :3], batch[:, :, 3:], None
-    sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-    return add_training_noise(batch, sigma, g), batch, sigma
+        return clean[:, :, :3], clean[:, :, 3:], None
+    return degrade_batch(spec.noise, clean, g, sigma_min=spec.sigma_min, sigma_max=spec.sigma_max,
+                         isos=tuple(spec.isos or CRVD_ISOS))
 
 
 def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.Generator], None]:
@@ -232,10 +234,7 @@ def replay_step_draws(spec: TrainSpec, sampler: ClipSampler) -> Callable[[torch.
     paired = paired_data(sampler)
 
     def replay(g: torch.Generator) -> None:
-        if paired:  # paired data draws nothing after the clips
-            return
-        sigma = sample_training_sigma(spec.batch_size, g, spec.sigma_min, spec.sigma_max)
-        add_training_noise(torch.zeros(shape), sigma, g)
+        training_pair(torch.zeros(shape), spec, g, paired=paired)
 
     return replay
 
@@ -309,11 +308,11 @@ def train(
         frozen = spec.motion_frozen_at(step)
         for prm in motion_params:
             prm.requires_grad_(not frozen)
-        batch = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
-        noisy, clean, sigma = training_pair(batch, spec, g, paired=paired)
+        clean = loader.sample(spec.batch_size, g) if loader is not None else sampler.sample(spec.batch_size, g)
+        noisy, clean, sigma = training_pair(clean, spec, g, paired=paired)  # sigma: σ, raw [a_n, b_n], or None (pairs)
         clean, noisy = shard(clean.to(device), parallel), shard(noisy.to(device), parallel)
         sigma = shard(sigma, parallel) if sigma is not None else None
-        nmap = noise_map(sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
+        nmap = level_map(spec.noise, sigma, height=clean.shape[-2], width=clean.shape[-1], device=device) \
             if model.uses_noise_map and sigma is not None else None
         with autocast(spec.precision, device):
             out = net(noisy, nmap)
@@ -339,7 +338,7 @@ def train(
         if step % spec.log_every == 0 or step == total:
             row = {"step": str(step), "loss": f"{last_loss:.6g}", "l2": f"{float(l2.detach()):.6g}",
                    "aux": f"{float(aux.detach()):.6g}", "lr": f"{lr:.3g}",
-                   "noise_sigma_mean": f"{float(sigma.mean()):.3f}" if sigma is not None else "",
+                   "noise_sigma_mean": f"{log_level(spec.noise, sigma):.3f}" if sigma is not None else "",
                    "val_psnr_db": "", **_stats(out)}
             if main and spec.val_every and val_sequences and (step % spec.val_every == 0 or step == total):
                 row["val_psnr_db"] = f"{_validate(model, val_sequences, spec, device):.3f}"

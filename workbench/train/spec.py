@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from workbench.config import OMIT_AT_DEFAULT
+from workbench.data.sensors import CRVD_ISOS
 from workbench.errors import ConfigError
+from workbench.train.degradation import NOISE_KINDS, NoiseKind
 
 #: auxiliary loss terms a model may return (``RestorationOutput.aux``)
 AUX_TERMS = ("ce_bpp",)
@@ -98,6 +100,11 @@ class TrainSpec:
     loader_workers: int = field(default=0, metadata=OMIT_AT_DEFAULT)
     #: ``fp32``, or ``bf16`` autocast around the forward pass (the rate and the loss reductions stay fp32)
     precision: Precision = field(default="fp32", metadata=OMIT_AT_DEFAULT)
+    #: training degradation (:mod:`workbench.train.degradation`): ``awgn``, ``raw-iso`` (Poisson–Gaussian of
+    #: one of ``isos`` per clip) or ``raw-pair`` (stacked CRVD pairs)
+    noise: NoiseKind = field(default="awgn", metadata=OMIT_AT_DEFAULT)
+    #: ISOs drawn by ``raw-iso`` (None: CRVD's five)
+    isos: list[int] | None = field(default=None, metadata=OMIT_AT_DEFAULT)
 
     def validate(self) -> None:
         """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
@@ -113,6 +120,14 @@ class TrainSpec:
         if self.loader_workers < 0:
             raise ConfigError(f"loader_workers: must be 0 (decode in the loop) or a number of worker processes, "
                               f"got {self.loader_workers}")
+        if self.noise not in NOISE_KINDS:
+            raise ConfigError(f"noise: {self.noise!r} is not one of {list(NOISE_KINDS)}")
+        if self.noise != "awgn" and self.val_every:
+            raise ConfigError(f"val_every: the in-loop validation adds AWGN; set it to 0 with noise {self.noise!r} "
+                              "(raw models are scored by their cell's evaluation)")
+        unknown_isos = sorted(set(self.isos or CRVD_ISOS) - set(CRVD_ISOS))
+        if self.isos == [] or unknown_isos:
+            raise ConfigError(f"isos: {unknown_isos or 'empty'}; use CRVD ISOs {list(CRVD_ISOS)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision: {self.precision!r} is not one of {list(PRECISIONS)}")
         if self.val_every < 0:

@@ -74,11 +74,12 @@ def _make_run(model: nn.Module, spec: InputSpec, frames: int, device: torch.devi
     h, w = counted_resolution(model, spec)
     c = spec.channels or int(getattr(model, "in_channels", 3))
     use_noise = bool(getattr(model, "uses_noise_map", False)) if spec.noise_map is None else spec.noise_map
+    k = int(getattr(model, "noise_map_channels", 1))  # raw models take the ISO's [a_n, b_n] planes
 
     def run() -> Any:
         clip = torch.rand(1, frames, c, h, w, device=device)
         if use_noise:
-            return model(clip, torch.full((1, 1, h, w), 0.1, device=device))
+            return model(clip, torch.full((1, k, h, w), 0.1, device=device))
         return model(clip)
 
     return run

@@ -80,7 +80,8 @@ def time_model(
     m = int(getattr(model, "size_multiple", 1) or 1)
     h, w = -(-h // m) * m, -(-w // m) * m
     c = int(getattr(model, "in_channels", 3))
-    noise = torch.full((1, 1, h, w), 0.1, device=dev) if getattr(model, "uses_noise_map", False) else None
+    k = int(getattr(model, "noise_map_channels", 1))  # raw models take the ISO's [a_n, b_n] planes
+    noise = torch.full((1, k, h, w), 0.1, device=dev) if getattr(model, "uses_noise_map", False) else None
     mode = str(getattr(model, "temporal_mode", "window"))
     if mode == "window":
         clip = torch.rand(1, int(getattr(model, "window", 1)), c, h, w, device=dev)
