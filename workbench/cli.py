@@ -228,7 +228,7 @@ def cmd_bench_deform(a: argparse.Namespace) -> int:
     else:
         n, c, h, w = a.batch, a.channels, a.height, a.width
     r = benchmark_deform_conv(channels=c, groups=a.groups, height=h, width=w, batch=n, repeats=a.repeats,
-                              warmup=a.warmup, device=a.device)
+                              warmup=a.warmup, device=a.device, impl=a.impl)
     print("\n".join(r.lines()))
     return 0
 
@@ -547,8 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--resolution", default="960x540", help="WxH of one frame")
     device(bm)
     bm.set_defaults(func=cmd_bench_memory)
-    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward and "
-                "forward+backward, one run")
+    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward, "
+                "backward and forward+backward, current and legacy implementation, one run")
     bd.add_argument("--shape", default=None, help="NxCxHxW of the input (overrides the four options below)")
     bd.add_argument("--batch", type=int, default=1, help="batch size N")
     bd.add_argument("--channels", type=int, default=64, help="input = output channels")
@@ -557,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--groups", type=int, default=16, help="deformable groups")
     bd.add_argument("--warmup", type=int, default=2, help="untimed runs")
     bd.add_argument("--repeats", type=int, default=7, help="timed runs")
+    bd.add_argument("--impl", choices=("current", "legacy", "both"), default="both",
+                    help="plain implementation(s) to time: the current one, the one it replaced, or both")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
     bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "
