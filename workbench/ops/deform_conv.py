@@ -48,9 +48,10 @@ compiled kernel (torchvision's, or one written for this operator) is what would.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,7 @@ from torch.autograd.function import once_differentiable
 
 from workbench.errors import ToolError
 from workbench.ops.autocast import autocast_active, fp32_region
+from workbench.ops.deform_conv_legacy import LegacyDeformConv
 
 IntPair = int | tuple[int, int]
 
@@ -189,12 +191,14 @@ def _deform_conv_plain(
                                      padding, dilation, groups, dg, ho, wo)
         return out.to(x.dtype)
     h, w = x.shape[-2:]
-    geom = _Geometry(int(h), int(w), ho, wo, (int(weight.shape[2]), int(weight.shape[3])), stride, padding,
-                     dilation, groups, dg)
+    # plain ints throughout: under torch.jit.trace (fvcore) sizes read from shapes are traced values,
+    # which a custom Function's non-tensor arguments must not hold
+    geom = _Geometry(int(h), int(w), int(ho), int(wo), (int(weight.shape[2]), int(weight.shape[3])), stride,
+                     padding, dilation, int(groups), int(dg))
     # needs_input_grad stays True under no_grad for tensors that require grad (parameters): without this
     # flag inference would keep the samples and columns for a backward that never comes
     track = torch.is_grad_enabled()
-    out = _DeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
+    out = _PLAIN[0].apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
                             bias, geom, track)
     assert isinstance(out, Tensor)
     return out
@@ -403,6 +407,27 @@ def _backward_sampling(
         torch.mul(gg[..., 1], 2 / chunk.hw, out=off[:, :, :, 0])
         torch.mul(gg[..., 0], 2 / geom.w, out=off[:, :, :, 1])
     return gi if need_x else None
+
+
+#: the ``autograd.Function`` the plain path applies (see :func:`plain_implementation`)
+_PLAIN: list[type[torch.autograd.Function]] = [_DeformConv]
+PLAIN_IMPLEMENTATIONS: dict[str, type[torch.autograd.Function]] = {"current": _DeformConv,
+                                                                   "legacy": LegacyDeformConv}
+
+
+@contextlib.contextmanager
+def plain_implementation(name: str) -> Iterator[None]:
+    """Inside the block the plain path runs ``"current"`` or ``"legacy"`` (:mod:`.deform_conv_legacy`,
+    the implementation this one replaced; same function, same arguments): for before/after benchmarks of
+    whole models (``workbench bench runtime --deform-impl legacy``), never for results."""
+    if name not in PLAIN_IMPLEMENTATIONS:
+        raise ValueError(f"plain implementation {name!r}: expected one of {', '.join(PLAIN_IMPLEMENTATIONS)}")
+    before = _PLAIN[0]
+    _PLAIN[0] = PLAIN_IMPLEMENTATIONS[name]
+    try:
+        yield
+    finally:
+        _PLAIN[0] = before
 
 
 class ModulatedDeformConv2d(torch.nn.Module):

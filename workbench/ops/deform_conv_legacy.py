@@ -26,13 +26,15 @@ def legacy_deform_conv2d(
     padding: int = 1,
 ) -> Tensor:
     """Stride-1, dilation-1, ungrouped DCNv2 ``(N, C_in, H, W) → (N, C_out, H_out, W_out)`` by the legacy path
-    (the benchmark's shapes; deformable groups from ``offset``)."""
+    (the benchmark's shapes; deformable groups from ``offset``). :class:`LegacyDeformConv` takes the
+    arguments of the current ``_DeformConv`` (its geometry by attribute), so
+    :func:`workbench.ops.deform_conv.plain_implementation` can swap it in for any call."""
     n, _, h, w = x.shape
     kh, kw = int(weight.shape[2]), int(weight.shape[3])
     ho, wo = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
     dg = offset.shape[1] // (2 * kh * kw)
     geom = _Geometry(int(h), int(w), ho, wo, (kh, kw), (1, 1), (padding, padding), (1, 1), 1, dg)
-    out = _DeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
+    out = LegacyDeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
                             bias, geom, torch.is_grad_enabled())
     assert isinstance(out, Tensor)
     return out
@@ -114,7 +116,7 @@ def _grouped(weight: Tensor, groups: int) -> Tensor:
     return weight.reshape(groups, weight.shape[0] // groups, -1)
 
 
-class _DeformConv(torch.autograd.Function):
+class LegacyDeformConv(torch.autograd.Function):
     """Plain-PyTorch DCNv2: per chunk of output rows, one ``grid_sample`` of every tap and one GEMM.
 
     Forward keeps, per chunk, the sampling grid (when the input, offset or mask need a gradient) and the
