@@ -196,7 +196,7 @@ def cmd_audit_complexity(a: argparse.Namespace) -> int:
 
     df = audit_complexity(models=a.models.split(","), resolution=a.resolution, out_csv=Path(a.out) if a.out else None,
                           runtime=a.runtime, runtime_resolution=a.runtime_resolution, repeats=a.repeats,
-                          device=a.device)
+                          device=a.device, fvcore_resolution=a.fvcore_resolution)
     wide = df.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
     with pd.option_context("display.width", 200):
         print(wide.to_string(float_format=lambda v: f"{v:.2f}"))
@@ -207,13 +207,13 @@ def cmd_bench_runtime(a: argparse.Namespace) -> int:
     from workbench.evaluate.complexity import benchmark_runtime  # lazy: keeps `workbench --help` fast
 
     benchmark_runtime(models=a.models.split(","), resolution=a.resolution, device=a.device, warmup=a.warmup,
-                      repeats=a.repeats)
+                      repeats=a.repeats, deform_impl=a.deform_impl)
     return 0
 
 
 def cmd_bench_efficiency(a: argparse.Namespace) -> int:
-    from workbench.evaluate.complexity.audit import parse_resolution  # lazy: keeps `workbench --help` fast
-    from workbench.evaluate.complexity.efficiency import efficiency_table  # lazy: keeps `workbench --help` fast
+    # lazy: keeps `workbench --help` fast
+    from workbench.evaluate.complexity.audit import efficiency_table, parse_resolution
 
     df = efficiency_table(a.models.split(","), runtime_resolution=parse_resolution(a.runtime_resolution),
                           repeats=a.repeats, device=a.device)
@@ -242,7 +242,7 @@ def cmd_bench_deform(a: argparse.Namespace) -> int:
     else:
         n, c, h, w = a.batch, a.channels, a.height, a.width
     r = benchmark_deform_conv(channels=c, groups=a.groups, height=h, width=w, batch=n, repeats=a.repeats,
-                              warmup=a.warmup, device=a.device)
+                              warmup=a.warmup, device=a.device, impl=a.impl)
     print("\n".join(r.lines()))
     return 0
 
@@ -544,18 +544,23 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("--runtime", action="store_true", help="also time each model")
     ac.add_argument("--runtime-resolution", default=None, help="WxH for the runtime (default: --resolution)")
     ac.add_argument("--repeats", type=int, default=3, help="timed runs per model")
+    ac.add_argument("--fvcore-resolution", default=None, metavar="WxH",
+                    help="also count with fvcore's FlopCountAnalysis at this small size (CPU tensors)")
     device(ac)
     ac.add_argument("--out", default=None, metavar="CSV", help="write the long-format rows to this CSV (atomically)")
     ac.set_defaults(func=cmd_audit_complexity)
 
     be = parser(sub, "bench", "benchmarks (ratios measured in one run)").add_subparsers(
         dest="bench_command", required=True, metavar="BENCH")
-    br = parser(be, "runtime", "ms/frame and ratio to FastDVDNet, one run")
+    br = parser(be, "runtime", "ms/frame, ratio to FastDVDNet, achieved GFLOP/s beside a GEMM peak measured "
+                "between the model's calls, BasicVSR++/NCFL time vs FLOPs ratio, one run")
     br.add_argument("--models", default=ZOO_MODELS, help="comma-separated zoo model ids")
     br.add_argument("--resolution", default="960x540", help="WxH of one output frame")
     device(br)
     br.add_argument("--warmup", type=int, default=1, help="untimed runs per model")
     br.add_argument("--repeats", type=int, default=5, help="timed runs per model")
+    br.add_argument("--deform-impl", choices=("current", "legacy"), default="current",
+                    help="plain deformable convolution: the current one or the one it replaced (before/after)")
     br.set_defaults(func=cmd_bench_runtime)
     bf = parser(be, "efficiency", "GFLOPs vs the paper, ms/frame, achieved GFLOP/s vs matmul, one run")
     bf.add_argument("--models", default="ncfl-uni,ncfl-bi", help="comma-separated zoo model ids")
@@ -569,8 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--resolution", default="960x540", help="WxH of one frame")
     device(bm)
     bm.set_defaults(func=cmd_bench_memory)
-    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward and "
-                "forward+backward, one run")
+    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward, "
+                "backward and forward+backward, current and legacy implementation, one run")
     bd.add_argument("--shape", default=None, help="NxCxHxW of the input (overrides the four options below)")
     bd.add_argument("--batch", type=int, default=1, help="batch size N")
     bd.add_argument("--channels", type=int, default=64, help="input = output channels")
@@ -579,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--groups", type=int, default=16, help="deformable groups")
     bd.add_argument("--warmup", type=int, default=2, help="untimed runs")
     bd.add_argument("--repeats", type=int, default=7, help="timed runs")
+    bd.add_argument("--impl", choices=("current", "legacy", "both"), default="both",
+                    help="plain implementation(s) to time: the current one, the one it replaced, or both")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
     bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "

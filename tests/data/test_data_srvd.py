@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import numpy as np
-
 from _data_helpers import write_png
+
 from workbench.data.catalog import check_dataset, open_dataset
 from workbench.data.srvd import MOT17_IDS
 from workbench.data.unprocess import srgb_to_raw_dn

@@ -65,6 +65,12 @@ def _reference(x, offset, mask, weight, bias, stride, padding, dilation, groups,
     return out + bias.view(1, -1, 1, 1) if bias is not None else out
 
 
+def _set_budget(monkeypatch, budget):
+    """The same column budget with and without a backward to follow."""
+    monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)
+    monkeypatch.setattr(dc_mod, "_INFERENCE_BUDGET_BYTES", budget)
+
+
 CASES = [
     # (N, Cin, Cout, H, W, kernel, stride, padding, dilation, groups, dg)
     (2, 4, 6, 5, 6, (3, 3), (1, 1), (1, 1), (1, 1), 2, 2),
@@ -126,7 +132,7 @@ def test_chunked_rows_and_no_mask(monkeypatch):
     full = modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False)
     per_row = x.shape[0] * x.shape[1] * 9 * offset.shape[-1] * x.element_size()
     for budget in (1, 2 * per_row):  # one output row per chunk; chunks of 2, 2, 1 rows
-        monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)
+        _set_budget(monkeypatch, budget)
         torch.testing.assert_close(
             modulated_deform_conv2d(x, offset, mask, weight, bias, st, pd, dl, use_torchvision=False),
             full, rtol=0, atol=1e-12)
@@ -140,7 +146,7 @@ def test_chunked_rows_and_no_mask(monkeypatch):
 @pytest.mark.parametrize("with_mask", [True, False])
 def test_gradcheck_chunks_and_no_mask(monkeypatch, budget, with_mask):
     if budget is not None:
-        monkeypatch.setattr(dc_mod, "_COLUMN_BUDGET_BYTES", budget)  # one output row per chunk
+        _set_budget(monkeypatch, budget)  # one output row per chunk
     case = (1, 4, 2, 4, 5, (3, 3), (1, 1), (1, 1), (1, 1), 2, 2)
     x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(case, seed=5)
     args = tuple(t.requires_grad_(True) for t in (x, offset, mask, weight, bias))
@@ -263,12 +269,69 @@ def test_benchmark_reports_both_operators_and_their_ratios(capsys):
 
     r = benchmark_deform_conv(channels=4, groups=2, height=5, width=6, repeats=1, warmup=0)
     assert min(r.deform_forward_ms, r.conv_forward_ms, r.deform_train_ms, r.conv_train_ms) > 0
+    assert 0 < r.deform_backward_ms < r.deform_train_ms and 0 < r.conv_backward_ms < r.conv_train_ms
     assert r.forward_ratio == r.deform_forward_ms / r.conv_forward_ms
     assert r.train_ratio == r.deform_train_ms / r.conv_train_ms
+    assert r.backward_ratio == r.deform_backward_ms / r.conv_backward_ms
+    assert r.impl == "current" and not r.others
     assert "4->4 3x3, 2 deformable groups, N=1, 5x6, float32" in r.lines()[0]
     assert parse_shape("2x8x5x6") == (2, 8, 5, 6)
     with pytest.raises(ConfigError, match="NxCxHxW"):
         parse_shape("8x5x6")
+    with pytest.raises(ConfigError, match="impl"):
+        benchmark_deform_conv(channels=4, groups=2, height=5, width=6, impl="fast")
     assert main(["bench", "deform", "--shape", "1x4x5x6", "--groups", "2", "--repeats", "1", "--warmup", "0"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].startswith("forward ") and out[2].startswith("forward+backward") and "ratio" in out[2]
+    assert [line.split()[:2] for line in out[1:]] == [
+        [what, impl] for what in ("forward", "forward+backward", "backward") for impl in ("current", "legacy")]
+    assert all("ratio" in line for line in out[1:])
+
+
+def test_legacy_implementation_computes_the_same_function():
+    from workbench.ops.deform_conv_legacy import legacy_deform_conv2d
+
+    case = (2, 4, 6, 5, 6, (3, 3), (1, 1), (1, 1), (1, 1), 1, 2)
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(case, seed=7)
+    ref_t = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    old_t = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    ref = _reference(*ref_t, st, pd, dl, groups, dg)
+    old = legacy_deform_conv2d(*old_t, padding=1)
+    torch.testing.assert_close(old, ref, rtol=0, atol=1e-10)
+    ref.sum().backward()
+    old.sum().backward()
+    for a, b in zip(old_t, ref_t):
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-9)
+
+
+def test_windows_smaller_than_the_frame_match_reference(monkeypatch):
+    """Small offsets and one output row per chunk: each chunk samples a window of a few input rows; values
+    and every gradient (the y-offset one is rescaled by the window's height) equal the reference."""
+    _set_budget(monkeypatch, 1)
+    case = (1, 4, 4, 11, 6, (3, 3), (1, 1), (1, 1), (1, 1), 1, 2)
+    x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(case, seed=8)
+    offset = 0.1 * offset
+    offset[0, 2 * 9 + 4, 6, 3] = -4.6  # one sample of row 6 reaches row 1.4: that chunk's window grows
+    geom = dc_mod._Geometry(11, 6, 11, 6, (3, 3), st, pd, dl, groups, dg)
+    chunks = dc_mod._chunks(offset, geom, bytes_per_row=1, budget=1)
+    assert len(chunks) == 11 and max(c.hw for c in chunks if c.r0 != 6) <= 5
+    assert chunks[6].lo <= 1 and chunks[6].lo + chunks[6].hw >= 8
+    ours = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    ref_t = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    out = modulated_deform_conv2d(*ours, st, pd, dl, groups, dg, use_torchvision=False)
+    ref = _reference(*ref_t, st, pd, dl, groups, dg)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-10)
+    probe = torch.randn(ref.shape, generator=torch.Generator().manual_seed(9), dtype=ref.dtype)
+    (out * probe).sum().backward()
+    (ref * probe).sum().backward()
+    for name, a, b in zip(("input", "offset", "mask", "weight", "bias"), ours, ref_t):
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-9, msg=f"grad {name}")
+
+
+def test_window_is_the_frame_on_meta_and_for_non_finite_offsets():
+    geom = dc_mod._Geometry(8, 5, 8, 5, (3, 3), (1, 1), (1, 1), (1, 1), 1, 1)
+    offset = torch.zeros(1, 18, 8, 5)
+    chunks = dc_mod._chunks(offset, geom, bytes_per_row=1, budget=1)
+    assert [(c.lo, c.hw) for c in chunks] == [(0, 3)] + [(r - 1, 4) for r in range(1, 6)] + [(5, 3), (6, 2)]
+    offset[0, 0, 3, 2] = float("nan")
+    assert [c.hw for c in dc_mod._chunks(offset, geom, bytes_per_row=1, budget=1)][3] == 8
+    assert all((c.lo, c.hw) == (0, 8) for c in dc_mod._chunks(offset.to("meta"), geom, bytes_per_row=1, budget=1))

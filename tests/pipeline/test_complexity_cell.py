@@ -28,8 +28,10 @@ def test_cell_rows(tmp_path: Path) -> None:
     df = pd.DataFrame(rows)
     fd = df[(df["method"] == "fastdvdnet") & (df["dataset"] == "set8")].set_index("metric")
     expected = {"gmacs_paper", "gflops_paper", "gmacs_full", "gflops_full", "params_m", "ms_per_frame",
-                "runtime_ratio_fastdvdnet"}
+                "runtime_ratio_fastdvdnet", "achieved_gflops_per_s", "peak_gemm_gflops_per_s", "fraction_of_peak"}
     assert expected == set(fd.index)
+    achieved, peak = fd.loc["achieved_gflops_per_s", "value"], fd.loc["peak_gemm_gflops_per_s", "value"]
+    assert achieved > 0 and peak > 0 and fd.loc["fraction_of_peak", "value"] == pytest.approx(achieved / peak)
     # 332.07 GMAC at 960x540 scales with pixels (FastDVDNet pads to multiples of 4 only)
     assert fd.loc["gmacs_paper", "value"] == pytest.approx(332.07 * 64 * 48 / (960 * 540), rel=1e-3)
     assert fd.loc["runtime_ratio_fastdvdnet", "value"] == 1.0
@@ -37,6 +39,27 @@ def test_cell_rows(tmp_path: Path) -> None:
     assert fd.loc["gmacs_paper", "meta_check"] == "equal"
     assert fd.loc["params_m", "value"] == pytest.approx(2.479096)
     assert df[df["dataset"] == "revide"]["method"].tolist() == ["fastdvdnet"]
+
+
+def test_cell_fvcore_rows(tmp_path: Path) -> None:
+    params = from_mapping(ComplexityCell, {"models": ["fastdvdnet"], "resolution": "64x48",
+                                           "fvcore_resolution": "32x32"}, where="test")
+    ctx = RunContext(spec_id="complexity", profile="smoke", cell_name="c", work_dir=tmp_path, artifact_dir=tmp_path)
+    df = pd.DataFrame(COMPLEXITY_CELL.run(params, ctx)).set_index("metric")
+    assert df.loc["gmacs_fvcore", "counted_resolution"] == "32x32"
+    assert df.loc["gmacs_fvcore", "value"] == pytest.approx(332.07 * 32 * 32 / (960 * 540), rel=0.01)
+    assert df.loc["fvcore_ratio_paper", "value"] == pytest.approx(1.0, abs=0.01)
+    assert "aten::pixel_shuffle" in df.loc["gmacs_fvcore", "fvcore_unsupported_ops"]
+    assert "fvcore" in ctx.notes["conventions"]
+
+
+def test_fvcore_resolution_is_left_out_of_the_cell_hash_at_its_default() -> None:
+    from workbench.config import to_mapping
+
+    cell = from_mapping(ComplexityCell, {"models": ["fastdvdnet"]}, where="test")
+    assert "fvcore_resolution" not in to_mapping(cell)
+    cell = from_mapping(ComplexityCell, {"models": ["fastdvdnet"], "fvcore_resolution": "8x8"}, where="test")
+    assert to_mapping(cell)["fvcore_resolution"] == "8x8"
 
 
 def test_flops_ratio_claims() -> None:

@@ -16,51 +16,45 @@ Sampling is bilinear with zeros outside the image: each of the four neighbouring
 if it lies inside the frame (the corner rule of the torchvision/mmcv kernels), so a sample at
 ``y <= -1`` or ``y >= H`` (same for x) is exactly 0.
 
-The plain implementation (``_DeformConv``, an ``autograd.Function``) works on chunks of output rows. Per
-chunk, one ``grid_sample(align_corners=False)`` call samples every kernel tap of every deformable group:
-the input is viewed as ``(N·dg, C_in/dg, H, W)`` and the grid, built from the offsets by two scaled adds
-on coordinates normalised so that they map back to the exact pixel position, as ``(N·dg, kh·kw·rows,
-W_out, 2)``. The samples then *are* the column matrix ``(N, C_in·kh·kw, rows·W_out)`` in the (channel,
-tap) order of ``weight.view(C_out, -1)``; the mask multiplies it in place and one (grouped) GEMM gives the
-output. The backward is written out: two GEMMs (weight and column gradients), the mask gradient
-``Σ_c g_col·s`` from the saved unmasked samples, and ``grid_sampler_2d_backward`` for the input and grid
-(→ offset) gradients in one call. Gradients are first-order (``once_differentiable``); the graph can be
-differentiated more than once (``retain_graph``). The column buffer of a chunk is capped at
-``_COLUMN_BUDGET_BYTES`` so that 960×540 feature maps with 64–128 channels run on CPU; it bounds memory,
-not time (a frame in several chunks runs slower than in one). When torchvision's compiled operator is
-importable it is used instead (``use_torchvision=None``, auto); both compute the same function on every
-device.
+The plain implementation (``_DeformConv``, an ``autograd.Function``) works on chunks of output rows whose
+column buffer stays under a budget: 8 MiB when no backward follows, 32 MiB when one does (the best of
+4–256 MiB measured on this CPU under load from other jobs, where the forward at 136×240 ran 4.1× the
+regular convolution with 8 MiB and 6.5× with 32 MiB, and forward+backward 5.0× with 32 MiB and 5.8× with
+8 MiB; at low load the budget matters little, and a small frame loses up to 10 % to the extra chunks; the
+replaced implementation used one 256 MiB chunk). Per chunk,
+the rows ``[⌊min y⌋, ⌊max y⌋ + 1]`` that its samples can reach (from the chunk's offsets, clipped to the
+frame) form its *window*, and one ``grid_sample(align_corners=False)`` call samples every kernel tap of
+every deformable group in it: the window is viewed as ``(N·dg, C_in/dg, rows, W)`` and the grid, built
+from the offsets by two scaled adds on coordinates normalised to the window so that they map back to the
+exact pixel position, as ``(N·dg, kh·kw·rows, W_out, 2)``. The samples then *are* the column matrix
+``(N, C_in·kh·kw, rows·W_out)`` in the (channel, tap) order of ``weight.view(C_out, -1)``; the mask
+multiplies it and one (grouped) GEMM writes the chunk's output. The backward is written out: two GEMMs
+(weight and column gradients), the mask gradient ``Σ_c g_col·s`` from the saved unmasked samples, and
+``grid_sampler_2d_backward`` for the window's input gradient and the grid (→ offset) gradient in one
+call, so a chunk's input gradient is the size of its window, not of the frame. Gradients are first-order
+(``once_differentiable``); the graph can be differentiated more than once (``retain_graph``). On the meta
+device (the FLOP counter) or with non-finite offsets a window is the whole frame. When torchvision's
+compiled operator is importable it is used instead (``use_torchvision=None``, auto); both compute the same
+function on every device. :mod:`workbench.ops.deform_conv_legacy` keeps the implementation this one
+replaced (whole-frame sampling, one 256 MiB chunk), for ``workbench bench deform --impl legacy``.
 
-Speed (the benchmark of ``workbench bench deform``: 64→64 channels, 3×3, 16 deformable groups, N=1,
-136×240, float32; time ÷ that of ``F.conv2d`` of the same shape; medians of 7 rounds), measured on a
-shared 2-core Intel Xeon (Sapphire Rapids, AVX-512) VM under a load of 6–8 from other jobs, so only ratios
-mean anything. "Before" is the previous implementation (one ``grid_sample`` per tap, ``torch.stack``, a
-1×1 convolution per chunk, autograd backward); before, after and the regular convolution ran in the same
-rounds:
-
-=================  ==================  ==================
-threads            forward             forward+backward
-=================  ==================  ==================
-2, before / after  16.1× / 5.0×        18.7× / 3.9×
-1, before / after  8.2× / 4.0×         17.1× / 5.8×
-=================  ==================  ==================
-
-The load moves these ratios a lot: separate runs of the command gave, after, 3.7–5.0× forward and
-3.7–3.9× forward+backward at 2 threads, 4.0–6.6× and 5.8–7.4× at 1 thread (the issue measured 8.7× for
-the old path on this machine).
-
-The 3× goal is not reached; what remains is sampling, not arithmetic. Forward (1 thread):
-``grid_sample`` ~58 % of the time, the GEMM ~19 %, building the grid ~15 %, the mask ~6 % — the GEMM
-alone takes about the regular convolution's time (MKL vs oneDNN on the same FLOPs), and the one
-``grid_sample`` call alone 2–4× it, depending on the load. Forward+backward: ``grid_sampler_2d_backward``
-(its scatter-add into the input gradient) ~34 %, the three GEMMs ~24 %, ``grid_sample`` ~15 %, and
-elementwise passes over column-sized buffers (mask, grid, offset gradient) ~25 %.
+Speed: see docs/complexity.md ("The deformable convolution on CPU") for the figures of
+``workbench bench deform``. In short, on this project's shared 2-core CPU at one thread the operator costs
+about 4× a regular 3×3 convolution of the same shape forward and 5–6× forward+backward, and the 3× goal of
+issue 13 is not reached with PyTorch's own kernels: ``grid_sample`` alone takes 2–2.5× the regular
+convolution's time (its bilinear gathers, four per channel and tap, dominate; with 16 deformable groups of
+4 channels nothing amortises them) and the GEMM over the columns about 1×; in the backward,
+``grid_sampler_2d_backward``'s scatter-add into the input gradient takes 3–4×. None of the alternatives
+measured beats them once its index and weight tensors are built (docs/complexity.md lists them); a
+compiled kernel (torchvision's, or one written for this operator) is what would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,11 +65,14 @@ from torch.autograd.function import once_differentiable
 
 from workbench.errors import ToolError
 from workbench.ops.autocast import autocast_active, fp32_region
+from workbench.ops.deform_conv_legacy import LegacyDeformConv
 
 IntPair = int | tuple[int, int]
 
-#: upper bound of the sampled-column buffer of one chunk of kernel taps (bytes)
-_COLUMN_BUDGET_BYTES = 256 * 2**20
+#: upper bound of the sampled-column buffer of one chunk of output rows (bytes), when a backward will
+#: follow (the chunk's samples, columns and grid are kept for it) and when none will (inference)
+_COLUMN_BUDGET_BYTES = 32 * 2**20
+_INFERENCE_BUDGET_BYTES = 8 * 2**20
 
 
 def _pair(v: IntPair) -> tuple[int, int]:
@@ -199,50 +196,102 @@ def _deform_conv_plain(
                                      padding, dilation, groups, dg, ho, wo)
         return out.to(x.dtype)
     h, w = x.shape[-2:]
-    geom = _Geometry(int(h), int(w), ho, wo, (int(weight.shape[2]), int(weight.shape[3])), stride, padding,
-                     dilation, groups, dg)
+    # plain ints throughout: under torch.jit.trace (fvcore) sizes read from shapes are traced values,
+    # which a custom Function's non-tensor arguments must not hold
+    geom = _Geometry(int(h), int(w), int(ho), int(wo), (int(weight.shape[2]), int(weight.shape[3])), stride,
+                     padding, dilation, int(groups), int(dg))
     # needs_input_grad stays True under no_grad for tensors that require grad (parameters): without this
     # flag inference would keep the samples and columns for a backward that never comes
     track = torch.is_grad_enabled()
-    out = _DeformConv.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
+    out = _PLAIN[0].apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
                             bias, geom, track)
     assert isinstance(out, Tensor)
     return out
 
 
-def _row_chunks(rows: int, bytes_per_row: int) -> list[tuple[int, int]]:
-    """Output-row ranges whose column buffer stays within ``_COLUMN_BUDGET_BYTES``."""
-    step = max(1, min(rows, _COLUMN_BUDGET_BYTES // max(1, bytes_per_row)))
+@dataclass(frozen=True)
+class _Chunk:
+    """Output rows ``[r0, r1)`` and the input rows ``[lo, lo + hw)`` that hold every one of their samples."""
+
+    r0: int
+    r1: int
+    lo: int
+    hw: int
+
+    @property
+    def rows(self) -> int:
+        return self.r1 - self.r0
+
+
+def _row_ranges(rows: int, bytes_per_row: int, budget: int) -> list[tuple[int, int]]:
+    """Output-row ranges whose column buffer stays within ``budget`` bytes."""
+    step = max(1, min(rows, budget // max(1, bytes_per_row)))
     return [(r, min(rows, r + step)) for r in range(0, rows, step)]
 
 
-def _grid_constants(geom: _Geometry, like: Tensor) -> tuple[Tensor, Tensor]:
-    """Normalised sampling positions at zero offset, ``(kh·kw, H_out, W_out)`` each for x and for y.
+def _chunks(offset: Tensor, geom: _Geometry, bytes_per_row: int, budget: int) -> list[_Chunk]:
+    """Row chunks of at most ``budget`` column bytes and their input windows.
+
+    A sample of output row ``o`` at tap row ``i`` lies at ``y = o·s − p + i·d + Δy``; the window of a chunk
+    spans ``[⌊min y⌋, ⌊max y⌋ + 1]`` clipped to the frame, so every sample with a non-zero corner reads
+    inside it and a sample outside the frame is still zero (the window's edge is then the frame's). On the
+    meta device, or with non-finite offsets, the window is the whole frame.
+    """
+    ranges = _row_ranges(geom.ho, bytes_per_row, budget)
+    if offset.device.type == "meta":
+        return [_Chunk(r0, r1, 0, geom.h) for r0, r1 in ranges]
+    (kh, _), (sh, _), (ph, _), (dh, _) = geom.kernel, geom.stride, geom.padding, geom.dilation
+    off_y = offset.view(offset.shape[0], geom.dg * geom.taps, 2, geom.ho, geom.wo)[:, :, 0]
+    chunks = []
+    for r0, r1 in ranges:
+        lo_off, hi_off = (float(v) for v in torch.aminmax(off_y[:, :, r0:r1]))
+        y_min = r0 * sh - ph + lo_off
+        y_max = (r1 - 1) * sh - ph + (kh - 1) * dh + hi_off
+        if not (math.isfinite(y_min) and math.isfinite(y_max)):
+            chunks.append(_Chunk(r0, r1, 0, geom.h))
+            continue
+        lo = min(geom.h - 1, max(0, math.floor(y_min)))
+        hi = min(geom.h - 1, max(0, math.floor(y_max) + 1))
+        chunks.append(_Chunk(r0, r1, lo, hi - lo + 1))
+    return chunks
+
+
+def _grid_x(geom: _Geometry, like: Tensor) -> Tensor:
+    """Normalised x of every tap at zero offset, ``(kh·kw, 1, W_out)``.
 
     ``grid_sample(align_corners=False)`` un-normalises ``g`` to ``((g + 1)·size − 1)/2``, so the pixel
     position ``p`` is ``g = (2p + 1)/size − 1`` and a displacement ``d`` adds ``2d/size``.
     """
-    opts: dict[str, Any] = {"dtype": like.dtype, "device": like.device}
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geom.kernel, geom.stride, geom.padding, geom.dilation
-    py = (torch.arange(geom.ho, **opts) * sh - ph).view(1, -1, 1) + (torch.arange(kh, **opts) * dh).view(-1, 1, 1)
-    px = (torch.arange(geom.wo, **opts) * sw - pw).view(1, 1, -1) + (torch.arange(kw, **opts) * dw).view(-1, 1, 1)
-    gy = ((2 * py + 1) / geom.h - 1).repeat_interleave(kw, dim=0).expand(geom.taps, geom.ho, geom.wo)
-    gx = ((2 * px + 1) / geom.w - 1).repeat(kh, 1, 1).expand(geom.taps, geom.ho, geom.wo)
-    return gx, gy
+    (kh, kw), (_, sw), (_, pw), (_, dw) = geom.kernel, geom.stride, geom.padding, geom.dilation
+    px = (torch.arange(geom.wo, dtype=like.dtype, device=like.device) * sw - pw).view(1, -1)
+    px = px + (torch.arange(kw, dtype=like.dtype, device=like.device) * dw).view(-1, 1)
+    return ((2 * px + 1) / geom.w - 1).repeat(kh, 1).view(geom.taps, 1, geom.wo)
 
 
-def _grid(offset: Tensor, consts: tuple[Tensor, Tensor], geom: _Geometry, rows: tuple[int, int]) -> Tensor:
-    """``grid_sample`` grid ``(N·dg, kh·kw·rows, W_out, 2)`` of output rows ``rows``, every tap at once.
+def _grid_y(geom: _Geometry, chunk: _Chunk, like: Tensor) -> Tensor:
+    """Normalised y of every tap at zero offset in the chunk's window, ``(kh·kw, rows, 1)``."""
+    (kh, kw), (sh, _), (ph, _), (dh, _) = geom.kernel, geom.stride, geom.padding, geom.dilation
+    py = (torch.arange(chunk.r0, chunk.r1, dtype=like.dtype, device=like.device) * sh - ph - chunk.lo).view(1, -1)
+    py = py + (torch.arange(kh, dtype=like.dtype, device=like.device) * dh).view(-1, 1)
+    return ((2 * py + 1) / chunk.hw - 1).repeat_interleave(kw, dim=0).view(geom.taps, chunk.rows, 1)
+
+
+def _grid(offset: Tensor, gx: Tensor, geom: _Geometry, chunk: _Chunk) -> Tensor:
+    """``grid_sample`` grid ``(N·dg, kh·kw·rows, W_out, 2)`` of a chunk in its window, every tap at once.
 
     The grid is a view of x and y planes ``(N·dg, 2, kh·kw·rows, W_out)``: ``grid_sample`` reads that
     layout directly, and the planes are built from the offsets by two contiguous scaled adds.
     """
-    n, (r0, r1) = offset.shape[0], rows
+    n, r0, r1 = offset.shape[0], chunk.r0, chunk.r1
     off = offset.view(n, geom.dg, geom.taps, 2, geom.ho, geom.wo)[..., r0:r1, :]
     planes = offset.new_empty((n, geom.dg, 2, geom.taps, r1 - r0, geom.wo))
-    torch.add(consts[0][:, r0:r1], off[:, :, :, 1], alpha=2 / geom.w, out=planes[:, :, 0])
-    torch.add(consts[1][:, r0:r1], off[:, :, :, 0], alpha=2 / geom.h, out=planes[:, :, 1])
+    torch.add(gx, off[:, :, :, 1], alpha=2 / geom.w, out=planes[:, :, 0])
+    torch.add(_grid_y(geom, chunk, offset), off[:, :, :, 0], alpha=2 / chunk.hw, out=planes[:, :, 1])
     return planes.view(n * geom.dg, 2, geom.taps * (r1 - r0), geom.wo).permute(0, 2, 3, 1)
+
+
+def _window(xg: Tensor, chunk: _Chunk) -> Tensor:
+    return xg[:, :, chunk.lo:chunk.lo + chunk.hw]
 
 
 def _sample(xg: Tensor, grid: Tensor, n: int, taps: int) -> Tensor:
@@ -251,13 +300,13 @@ def _sample(xg: Tensor, grid: Tensor, n: int, taps: int) -> Tensor:
     return s.view(n, -1, s.shape[-2] // taps * s.shape[-1])
 
 
-def _masked(s: Tensor, mask: Tensor | None, geom: _Geometry, rows: tuple[int, int], *, inplace: bool) -> Tensor:
+def _masked(s: Tensor, mask: Tensor | None, geom: _Geometry, chunk: _Chunk, *, inplace: bool) -> Tensor:
     """``s`` times the modulation of its tap and position (``s`` itself when there is no mask)."""
     if mask is None:
         return s
-    n, (r0, r1) = s.shape[0], rows
-    m = mask.view(n, geom.dg, 1, geom.taps, geom.ho, geom.wo)[..., r0:r1, :]
-    cols = s.view(n, geom.dg, -1, geom.taps, r1 - r0, geom.wo)
+    n = s.shape[0]
+    m = mask.view(n, geom.dg, 1, geom.taps, geom.ho, geom.wo)[..., chunk.r0:chunk.r1, :]
+    cols = s.view(n, geom.dg, -1, geom.taps, chunk.rows, geom.wo)
     return (cols.mul_(m) if inplace else cols * m).view(s.shape)
 
 
@@ -272,7 +321,8 @@ class _DeformConv(torch.autograd.Function):
     Forward keeps, per chunk, the sampling grid (when the input, offset or mask need a gradient) and the
     unmasked samples (when the mask or the weight do). Backward multiplies by the weight, reduces the mask
     gradient from the samples and hands the sample gradient to ``grid_sampler_2d_backward``, which gives
-    the input and grid gradients in one call; the offset gradient is the grid gradient rescaled.
+    the input gradient of the chunk's window and the grid gradient in one call; the offset gradient is the
+    grid gradient rescaled.
     """
 
     @staticmethod
@@ -282,23 +332,25 @@ class _DeformConv(torch.autograd.Function):
     ) -> Tensor:
         n, cin = x.shape[:2]
         xg = x.reshape(n * geom.dg, cin // geom.dg, geom.h, geom.w)
-        consts = _grid_constants(geom, x)
+        gx = _grid_x(geom, x)
         wg = _grouped(weight, geom.groups)
         need = [track and k for k in ctx.needs_input_grad]
         # per chunk: unmasked samples (mask grad), columns (weight grad), grid (input/offset/mask grads)
         keep = (need[2], need[3], need[0] or need[1] or need[2])
         saved: list[Tensor | None] = []
-        ys = []
-        for rows in _row_chunks(geom.ho, n * cin * geom.taps * geom.wo * x.element_size()):
-            grid = _grid(offset, consts, geom, rows)
-            s = _sample(xg, grid, n, geom.taps)
-            col = _masked(s, mask, geom, rows, inplace=not keep[0]).view(n, geom.groups, -1, s.shape[-1])
-            ys.append(torch.matmul(wg, col).view(n, weight.shape[0], -1))
+        out = x.new_empty((n, weight.shape[0], geom.ho * geom.wo))
+        budget = _COLUMN_BUDGET_BYTES if any(keep) else _INFERENCE_BUDGET_BYTES
+        chunks = _chunks(offset, geom, n * cin * geom.taps * geom.wo * x.element_size(), budget)
+        for chunk in chunks:
+            grid = _grid(offset, gx, geom, chunk)
+            s = _sample(_window(xg, chunk), grid, n, geom.taps)
+            col = _masked(s, mask, geom, chunk, inplace=not keep[0]).view(n, geom.groups, -1, s.shape[-1])
+            y = out[..., chunk.r0 * geom.wo:chunk.r1 * geom.wo].view(n, geom.groups, -1, s.shape[-1])
+            torch.matmul(wg, col, out=y)
             saved += [t if k else None for t, k in zip((s, col, grid), keep)]
-        out = ys[0] if len(ys) == 1 else torch.cat(ys, dim=-1)
         if bias is not None:
             out += bias.view(1, -1, 1)
-        ctx.geom, ctx.has_bias = geom, bias is not None
+        ctx.geom, ctx.chunks, ctx.has_bias = geom, chunks, bias is not None
         ctx.save_for_backward(x, mask, weight, *saved)
         return out.view(n, weight.shape[0], geom.ho, geom.wo)
 
@@ -316,31 +368,43 @@ class _DeformConv(torch.autograd.Function):
         g_off = x.new_empty((n, 2 * geom.dg * geom.taps, geom.ho, geom.wo)) if need[1] else None
         g_mask = torch.empty_like(mask) if need[2] else None
         g_w = torch.zeros_like(wg) if need[3] else None
-        chunks = _row_chunks(geom.ho, n * cin * geom.taps * geom.wo * x.element_size())
-        for i, rows in enumerate(chunks):
-            go_c = go[..., rows[0] * geom.wo:rows[1] * geom.wo]
+        for i, chunk in enumerate(ctx.chunks):
+            go_c = go[..., chunk.r0 * geom.wo:chunk.r1 * geom.wo]
             s, col, grid = saved[3 * i:3 * i + 3]
             if g_w is not None and col is not None:
                 g_w += torch.matmul(go_c, col.transpose(-1, -2)).sum(0)
             if grid is not None:
                 g_col = torch.matmul(wg.transpose(-1, -2), go_c).view(n, cin * geom.taps, -1)
-                gi = _backward_sampling(g_col, s, xg, grid, mask, geom, rows, need[0], g_off, g_mask)
-                g_x = gi if g_x is None or gi is None else g_x.add_(gi)
+                gi = _backward_sampling(g_col, s, _window(xg, chunk), grid, mask, geom, chunk, need[0], g_off,
+                                        g_mask)
+                if gi is not None:
+                    g_x = _accumulate_window(g_x, gi, xg, chunk)
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
         return (g_x.view(x.shape) if g_x is not None else None, g_off, g_mask,
                 g_w.view(weight.shape) if g_w is not None else None, g_b, None, None)
 
 
+def _accumulate_window(g_x: Tensor | None, gi: Tensor, xg: Tensor, chunk: _Chunk) -> Tensor:
+    """``g_x`` plus the chunk's window gradient ``gi`` in its rows (``gi`` itself for a first, whole-frame
+    window: no zeroed frame and no copy)."""
+    if g_x is None and chunk.lo == 0 and chunk.hw == xg.shape[2]:
+        return gi
+    if g_x is None:
+        g_x = torch.zeros_like(xg)
+    _window(g_x, chunk).add_(gi)
+    return g_x
+
+
 def _backward_sampling(
-    g_col: Tensor, s: Tensor | None, xg: Tensor, grid: Tensor, mask: Tensor | None, geom: _Geometry,
-    rows: tuple[int, int], need_x: bool, g_off: Tensor | None, g_mask: Tensor | None,
+    g_col: Tensor, s: Tensor | None, xw: Tensor, grid: Tensor, mask: Tensor | None, geom: _Geometry,
+    chunk: _Chunk, need_x: bool, g_off: Tensor | None, g_mask: Tensor | None,
 ) -> Tensor | None:
     """Offset and mask gradients of one row chunk from the column gradient ``g_col``, written into
-    ``g_off`` and ``g_mask``; returns this chunk's input gradient ``(N·dg, C_in/dg, H, W)`` if wanted.
+    ``g_off`` and ``g_mask``; returns the gradient of the chunk's input window ``xw`` if wanted.
 
     ``g_col`` is overwritten; the saved samples ``s`` are kept, so the graph can be differentiated again.
     """
-    n, (r0, r1) = g_col.shape[0], rows
+    n, r0, r1 = g_col.shape[0], chunk.r0, chunk.r1
     cols = g_col.view(n, geom.dg, -1, geom.taps, r1 - r0, geom.wo)
     if g_mask is not None and s is not None:
         # Σ_c g_col·s, one channel at a time so that no product of the column size is allocated
@@ -352,14 +416,35 @@ def _backward_sampling(
         cols.mul_(mask.view(n, geom.dg, 1, geom.taps, geom.ho, geom.wo)[..., r0:r1, :])
     if not need_x and g_off is None:
         return None
-    g_s = cols.view(xg.shape[0], xg.shape[1], -1, geom.wo)
-    gi, gg = torch.ops.aten.grid_sampler_2d_backward(g_s, xg, grid, 0, 0, False, [need_x, g_off is not None])
+    g_s = cols.view(xw.shape[0], xw.shape[1], -1, geom.wo)
+    gi, gg = torch.ops.aten.grid_sampler_2d_backward(g_s, xw, grid, 0, 0, False, [need_x, g_off is not None])
     if g_off is not None:
         gg = gg.view(n, geom.dg, geom.taps, r1 - r0, geom.wo, 2)
         off = g_off.view(n, geom.dg, geom.taps, 2, geom.ho, geom.wo)[..., r0:r1, :]
-        torch.mul(gg[..., 1], 2 / geom.h, out=off[:, :, :, 0])
+        torch.mul(gg[..., 1], 2 / chunk.hw, out=off[:, :, :, 0])
         torch.mul(gg[..., 0], 2 / geom.w, out=off[:, :, :, 1])
     return gi if need_x else None
+
+
+#: the ``autograd.Function`` the plain path applies (see :func:`plain_implementation`)
+_PLAIN: list[type[torch.autograd.Function]] = [_DeformConv]
+PLAIN_IMPLEMENTATIONS: dict[str, type[torch.autograd.Function]] = {"current": _DeformConv,
+                                                                   "legacy": LegacyDeformConv}
+
+
+@contextlib.contextmanager
+def plain_implementation(name: str) -> Iterator[None]:
+    """Inside the block the plain path runs ``"current"`` or ``"legacy"`` (:mod:`.deform_conv_legacy`,
+    the implementation this one replaced; same function, same arguments): for before/after benchmarks of
+    whole models (``workbench bench runtime --deform-impl legacy``), never for results."""
+    if name not in PLAIN_IMPLEMENTATIONS:
+        raise ValueError(f"plain implementation {name!r}: expected one of {', '.join(PLAIN_IMPLEMENTATIONS)}")
+    before = _PLAIN[0]
+    _PLAIN[0] = PLAIN_IMPLEMENTATIONS[name]
+    try:
+        yield
+    finally:
+        _PLAIN[0] = before
 
 
 class ModulatedDeformConv2d(torch.nn.Module):

@@ -1,4 +1,5 @@
-"""The ``complexity`` cell kind (pipelines/complexity.yaml): counts, parameters, runtime, derived claims.
+"""The ``complexity`` cell kind (pipelines/complexity.yaml): counts, parameters, runtime and efficiency,
+fvcore cross-check, derived claims.
 
 Registered in :mod:`workbench.pipeline.kinds`. Models are built from :data:`workbench.zoo.MODELS`
 with their default (paper-size) arguments plus
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 import torch
 
+from workbench.config import OMIT_AT_DEFAULT
 from workbench.context import RunContext
 from workbench.errors import ConfigError
 from workbench.evaluate.complexity.audit import (
@@ -55,6 +57,9 @@ class ComplexityCell:
     repeats: int = 3
     runtime_clip_frames: int = 5
     reference: str = "fastdvdnet"
+    #: also count with fvcore's FlopCountAnalysis at this small "WxH" (real CPU tensors): gmacs_fvcore, its
+    #: unsupported operators, and its ratio to our two counts at that size
+    fvcore_resolution: str | None = field(default=None, metadata=OMIT_AT_DEFAULT)
     #: id and arguments of the dehazing configuration whose parameters Table 4 compares with CG-IDN
     dehaze_model: str | None = None
     dehaze_model_args: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +71,7 @@ class ComplexityCell:
         """Range and meaning of every key; raises :class:`ConfigError` naming the key."""
         if not self.models:
             raise ConfigError("models: an empty list measures nothing; list zoo model ids")
-        for key in ("resolution", "meta_check_resolution", "runtime_resolution"):
+        for key in ("resolution", "meta_check_resolution", "runtime_resolution", "fvcore_resolution"):
             value = getattr(self, key)
             if value is not None:
                 w, h = parse_resolution(value)
@@ -107,6 +112,7 @@ def run(p: ComplexityCell, ctx: RunContext) -> list[dict[str, Any]]:
         runtime_resolution=parse_resolution(p.runtime_resolution) if p.runtime_resolution else None,
         runtime_device=ctx.device, warmup=p.runtime_warmup, repeats=p.repeats,
         clip_frames=p.runtime_clip_frames, reference=p.reference, seed=p.seed,
+        fvcore_resolution=parse_resolution(p.fvcore_resolution) if p.fvcore_resolution else None,
     )
     rows += flops_ratio_rows(rows)
     if p.meta_check_resolution and p.counts:
@@ -126,6 +132,8 @@ def run(p: ComplexityCell, ctx: RunContext) -> list[dict[str, Any]]:
     ctx.notes["conventions"] = {
         "paper": "thop 0.1.1 module rules by exact type, FLOPs = 2 x MACs, main deformable conv not counted",
         "full": "every aten op (workbench.evaluate.complexity.handlers), DCN closed form (deform.py)",
+        "fvcore": "fvcore FlopCountAnalysis, jit trace on CPU tensors, one multiply-add = one flop; "
+                  "unsupported operators listed per row (the plain DCN is one opaque PythonOp)",
         "per_frame": "window: one forward; recurrent/clip: cost(T)-cost(T-1)",
     }
     return rows

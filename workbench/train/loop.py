@@ -28,7 +28,8 @@ main process keeps drawing every random number from the one generator, so the cl
 checkpointed generator state are those of the run without workers, and a resumed run continues alike.
 
 Precision (``spec.precision``; :mod:`workbench.train.precision`): ``bf16`` runs the forward pass under
-autocast; the L2 reduction and the auxiliary terms are fp32.
+autocast; the L2 reduction and the auxiliary terms are fp32. ``spec.compile`` runs the network (after the
+data-parallel wrapper, if any) under ``torch.compile`` (:mod:`workbench.train.compiled`).
 
 Data: clean sequences get AWGN of σ ~ U[sigma_min, sigma_max] per clip (the denoising tables); degraded/clean
 pairs (``kind == "paired"``: the deraining and dehazing sets, :class:`~workbench.data.paired.StackedPair`) are
@@ -66,6 +67,7 @@ from workbench.evaluate.infer import restore_stream
 from workbench.evaluate.metrics import psnr
 from workbench.models.base import RestorationModel, RestorationOutput
 from workbench.train.batchnorm import settle_batchnorm
+from workbench.train.compiled import maybe_compile
 from workbench.train.degradation import degrade_batch, level_map, log_level
 from workbench.train.distributed import (
     DistInfo,
@@ -106,6 +108,8 @@ class TrainResult:
     #: arithmetic of the forward pass (``spec.precision``) and the loader's worker processes
     precision: str = "fp32"
     loader_workers: int = 0
+    #: ``spec.compile``: the network ran under ``torch.compile``
+    compiled: bool = False
 
 
 def _param_groups(model: RestorationModel, spec: TrainSpec) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
@@ -266,7 +270,7 @@ def train(
     model.to(device).train()
     check_batch(spec.batch_size, parallel)
     bn_rule = batchnorm_rule(model, parallel)
-    net: nn.Module = model if parallel is None else wrap(model, parallel, device)
+    net: nn.Module = maybe_compile(model if parallel is None else wrap(model, parallel, device), spec.compile)
     main = parallel is None or parallel.is_main
     groups, motion_params = _param_groups(model, spec)
     optim = torch.optim.Adam(groups, lr=spec.lr)
@@ -362,4 +366,4 @@ def train(
                        last_log=log_rows[-1] if log_rows else {}, aux_terms=sorted(aux_terms),
                        world_size=parallel.world_size if parallel else 1,
                        backend=parallel.backend if parallel else "none", batchnorm=bn_rule,
-                       precision=spec.precision, loader_workers=spec.loader_workers)
+                       precision=spec.precision, loader_workers=spec.loader_workers, compiled=spec.compile)

@@ -11,10 +11,11 @@ alone under the *same* recipe, so that all rows of a table share one optimiser, 
 and differ only in the switch under test. Names must be among :data:`AUX_TERMS` (a typo fails).
 
 Execution keys (docs/scaling.md): ``loader_workers`` (worker processes that decode the training clips ahead
-of the loop, :mod:`workbench.train.loader`; the same clips, so the same losses) and ``precision`` (``bf16``:
-autocast around the forward pass, :mod:`workbench.train.precision`). Both are left out of the config hash
-at their defaults (:data:`workbench.config.OMIT_AT_DEFAULT`), so the hashes of existing runs, run folders
-and zoo entries are unchanged.
+of the loop, :mod:`workbench.train.loader`; the same clips, so the same losses), ``precision`` (``bf16``:
+autocast around the forward pass, :mod:`workbench.train.precision`) and ``compile`` (``torch.compile`` of
+the network, :mod:`workbench.train.compiled`). All are left out of the config hash at their defaults
+(:data:`workbench.config.OMIT_AT_DEFAULT`), so the hashes of existing runs, run folders and zoo entries are
+unchanged.
 
 The recipes the pipelines use are written once, in ``pipelines/recipes.yaml`` (see pipelines/README.md).
 """
@@ -105,6 +106,8 @@ class TrainSpec:
     noise: NoiseKind = field(default="awgn", metadata=OMIT_AT_DEFAULT)
     #: ISOs drawn by ``raw-iso`` (None: CRVD's five)
     isos: list[int] | None = field(default=None, metadata=OMIT_AT_DEFAULT)
+    #: run the network under ``torch.compile`` (opt-in; :mod:`workbench.train.compiled`)
+    compile: bool = field(default=False, metadata=OMIT_AT_DEFAULT)
 
     def validate(self) -> None:
         """Range and meaning of every key; raises :class:`ConfigError` naming the key."""

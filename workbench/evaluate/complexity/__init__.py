@@ -2,7 +2,9 @@
 
 - :mod:`.count` — per-frame counts on the meta device: ``macs_paper`` (thop-style, :mod:`.thop_style`)
   and ``macs_full`` (every aten op, :mod:`.dispatch` + :mod:`.handlers`, deformable conv :mod:`.deform`);
-- :mod:`.runtime` — ms per frame; :mod:`.memory` — peak memory vs sequence length;
+- :mod:`.fvcore_count` — fvcore's ``FlopCountAnalysis`` as a third count, with its unsupported operators;
+- :mod:`.runtime` — ms per frame; :mod:`.efficiency` — achieved GFLOP/s beside a GEMM peak from the same run;
+  :mod:`.memory` — peak memory vs sequence length; :mod:`.deform_bench` — deformable vs regular convolution;
 - :mod:`.audit` — long-format rows, ``audit_complexity`` and ``benchmark_runtime`` (CLI entries);
 - :mod:`.claims` — derived ratios. The ``complexity`` cell kind is :mod:`workbench.pipeline.complexity`.
 

@@ -1,17 +1,20 @@
 """Deformable convolution ÷ regular convolution of the same shape, timed in one run.
 
 The deformable convolution is the plain-PyTorch path of
-:func:`workbench.ops.deform_conv.modulated_deform_conv2d` (``use_torchvision=False``) unless another
-function is given; the regular one is ``F.conv2d`` with the same input, weight, bias and padding
-(``kernel // 2``, stride 1). Inputs are float32 by default: input ``U(0, 1)``, offsets ``2·N(0, 1)``
-pixels, masks ``U(0, 1)``, one deformable group per ``channels / groups`` input channels.
+:func:`workbench.ops.deform_conv.modulated_deform_conv2d` (``use_torchvision=False``, ``impl="current"``),
+the implementation it replaced (:mod:`workbench.ops.deform_conv_legacy`, ``impl="legacy"``), both
+(``impl="both"``), or another function (``deform_fn``); the regular one is ``F.conv2d`` with the same
+input, weight, bias and padding (``kernel // 2``, stride 1). Inputs are float32 by default: input
+``U(0, 1)``, offsets ``2·N(0, 1)`` pixels, masks ``U(0, 1)``, one deformable group per ``channels / groups``
+input channels.
 
-Two measurements per operator: *forward* (under ``torch.no_grad``) and *forward + backward* (every
-input that the operator takes requires grad — input, offset, mask, weight and bias for the deformable
-one; input, weight and bias for the regular one — and the backward gets a fixed output gradient). After
-``warmup`` untimed rounds, ``repeats`` rounds run the four measurements one after the other, so a busy
-machine slows both operators alike; the medians and their ratios are reported with the device and
-``torch.get_num_threads()``. CUDA work is synchronised before the clock is read.
+Three figures per operator: *forward* (under ``torch.no_grad``), *forward + backward* (every input that
+the operator takes requires grad — input, offset, mask, weight and bias for the deformable one; input,
+weight and bias for the regular one — and the backward gets a fixed output gradient) and *backward* (the
+``backward()`` call of that run alone). After ``warmup`` untimed rounds, ``repeats`` rounds run every
+measurement one after the other, so a busy machine slows all operators alike; the medians and their
+ratios are reported with the device and ``torch.get_num_threads()``. CUDA work is synchronised before the
+clock is read.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import functools
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -29,14 +32,30 @@ from torch import Tensor
 from workbench.errors import ConfigError
 from workbench.evaluate.complexity.runtime import device_name
 from workbench.ops.deform_conv import modulated_deform_conv2d
+from workbench.ops.deform_conv_legacy import legacy_deform_conv2d
 
 #: ``(input, offset, mask, weight, bias) -> output``, the deformable convolution being timed
 DeformFn = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
+#: what ``impl`` may name
+IMPLS = ("current", "legacy", "both")
+
+
+@dataclass(frozen=True)
+class OpTimes:
+    """Median ms of one operator: forward (no grad), forward+backward, and the backward of that run."""
+
+    forward_ms: float
+    train_ms: float
+    backward_ms: float
 
 
 @dataclass(frozen=True)
 class DeformBenchResult:
-    """Median times (ms) of the deformable and the regular convolution, and the conditions."""
+    """Median times (ms) of the deformable and the regular convolution, and the conditions.
+
+    ``deform_*`` is the first implementation timed (``current``, or ``legacy`` for ``impl="legacy"``, or
+    ``deform_fn``); ``others`` holds the rest by name (``legacy`` for ``impl="both"``).
+    """
 
     shape: str
     device: str
@@ -46,6 +65,10 @@ class DeformBenchResult:
     conv_forward_ms: float
     deform_train_ms: float
     conv_train_ms: float
+    deform_backward_ms: float = float("nan")
+    conv_backward_ms: float = float("nan")
+    impl: str = "current"
+    others: dict[str, OpTimes] = field(default_factory=dict)
 
     @property
     def forward_ratio(self) -> float:
@@ -55,15 +78,23 @@ class DeformBenchResult:
     def train_ratio(self) -> float:
         return self.deform_train_ms / self.conv_train_ms
 
+    @property
+    def backward_ratio(self) -> float:
+        return self.deform_backward_ms / self.conv_backward_ms
+
     def lines(self) -> list[str]:
-        """Human-readable summary, one line for the conditions and one per measurement."""
-        return [
-            f"{self.shape}; {self.device}, {self.threads} threads, median of {self.repeats}",
-            f"forward           deform {self.deform_forward_ms:8.1f} ms  conv {self.conv_forward_ms:7.1f} ms"
-            f"  ratio {self.forward_ratio:5.2f}x",
-            f"forward+backward  deform {self.deform_train_ms:8.1f} ms  conv {self.conv_train_ms:7.1f} ms"
-            f"  ratio {self.train_ratio:5.2f}x",
-        ]
+        """Human-readable summary: the conditions, then forward / backward / forward+backward of each
+        implementation against the regular convolution."""
+        conv = OpTimes(self.conv_forward_ms, self.conv_train_ms, self.conv_backward_ms)
+        impls = {self.impl: OpTimes(self.deform_forward_ms, self.deform_train_ms, self.deform_backward_ms),
+                 **self.others}
+        out = [f"{self.shape}; {self.device}, {self.threads} threads, median of {self.repeats}"]
+        for what, key in (("forward", "forward_ms"), ("forward+backward", "train_ms"), ("backward", "backward_ms")):
+            c = getattr(conv, key)
+            for name, t in impls.items():
+                d = getattr(t, key)
+                out.append(f"{what:<17} {name:<8} deform {d:8.1f} ms  conv {c:7.1f} ms  ratio {d / c:5.2f}x")
+        return out
 
 
 def parse_shape(value: str) -> tuple[int, int, int, int]:
@@ -88,13 +119,25 @@ def _forward(fn: Callable[..., Tensor], args: tuple[Tensor, ...]) -> Callable[[]
     return run
 
 
-def _train(fn: Callable[..., Tensor], args: tuple[Tensor, ...], grad: Tensor) -> Callable[[], None]:
+def _legacy(x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, *, padding: int) -> Tensor:
+    return legacy_deform_conv2d(x, offset, mask, weight, bias, padding=padding)
+
+
+def _train(
+    fn: Callable[..., Tensor], args: tuple[Tensor, ...], grad: Tensor, device: torch.device,
+) -> Callable[[], float]:
+    """A forward+backward run that returns the seconds its ``backward()`` took."""
     leaves = tuple(a.detach().clone().requires_grad_(True) for a in args)
 
-    def run() -> None:
+    def run() -> float:
         for t in leaves:
             t.grad = None
-        fn(*leaves).backward(grad)
+        out = fn(*leaves)
+        _sync(device)
+        t0 = time.perf_counter()
+        out.backward(grad)
+        _sync(device)
+        return time.perf_counter() - t0
 
     return run
 
@@ -131,49 +174,65 @@ def benchmark_deform_conv(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     deform_fn: DeformFn | None = None,
+    impl: str = "current",
     seed: int = 0,
 ) -> DeformBenchResult:
     """Time a ``channels → channels`` ``kernel × kernel`` deformable convolution with ``groups``
     deformable groups against ``F.conv2d`` of the same shape (protocol in the module docstring)."""
     if channels % groups:
         raise ConfigError(f"channels={channels} is not divisible by groups={groups} (deformable groups)")
+    if impl not in IMPLS:
+        raise ConfigError(f"impl={impl!r}: expected one of {', '.join(IMPLS)}")
     dev = torch.device(device)
     x, offset, mask, weight, bias = _inputs(batch=batch, channels=channels, groups=groups, kernel=kernel,
                                             height=height, width=width, device=dev, dtype=dtype, seed=seed)
     pad = kernel // 2
-    deform = deform_fn or functools.partial(modulated_deform_conv2d, padding=pad, use_torchvision=False)
+    fns: dict[str, Callable[..., Tensor]] = {}
+    if deform_fn is not None:
+        fns["custom"] = deform_fn
+    if deform_fn is None and impl in ("current", "both"):
+        fns["current"] = functools.partial(modulated_deform_conv2d, padding=pad, use_torchvision=False)
+    if deform_fn is None and impl in ("legacy", "both"):
+        fns["legacy"] = functools.partial(_legacy, padding=pad)
 
     def conv(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         return F.conv2d(x, weight, bias, padding=pad)
 
     grad = torch.randn((batch, channels, height, width), generator=torch.Generator().manual_seed(seed + 1))
     grad = grad.to(device=dev, dtype=dtype)
-    runs = {
-        "deform_forward": _forward(deform, (x, offset, mask, weight, bias)),
-        "conv_forward": _forward(conv, (x, weight, bias)),
-        "deform_train": _train(deform, (x, offset, mask, weight, bias), grad),
-        "conv_train": _train(conv, (x, weight, bias), grad),
-    }
+    runs: dict[str, Callable[[], float | None]] = {"conv_forward": _forward(conv, (x, weight, bias)),
+                                                   "conv_train": _train(conv, (x, weight, bias), grad, dev)}
+    for name, fn in fns.items():
+        runs[f"{name}_forward"] = _forward(fn, (x, offset, mask, weight, bias))
+        runs[f"{name}_train"] = _train(fn, (x, offset, mask, weight, bias), grad, dev)
     ms = _interleaved(runs, dev, warmup, repeats)
+    times = {name: OpTimes(ms[f"{name}_forward"], ms[f"{name}_train"], ms[f"{name}_train.part"])
+             for name in fns}
+    first, *rest = fns
     shape = (f"deformable conv {channels}->{channels} {kernel}x{kernel}, {groups} deformable groups, "
              f"N={batch}, {height}x{width}, {str(dtype).removeprefix('torch.')}")
     return DeformBenchResult(shape=shape, device=device_name(dev), threads=torch.get_num_threads(),
-                             repeats=repeats, deform_forward_ms=ms["deform_forward"],
-                             conv_forward_ms=ms["conv_forward"], deform_train_ms=ms["deform_train"],
-                             conv_train_ms=ms["conv_train"])
+                             repeats=repeats, deform_forward_ms=times[first].forward_ms,
+                             conv_forward_ms=ms["conv_forward"], deform_train_ms=times[first].train_ms,
+                             conv_train_ms=ms["conv_train"], deform_backward_ms=times[first].backward_ms,
+                             conv_backward_ms=ms["conv_train.part"], impl=first,
+                             others={name: times[name] for name in rest})
 
 
 def _interleaved(
-    runs: dict[str, Callable[[], None]], device: torch.device, warmup: int, repeats: int,
+    runs: dict[str, Callable[[], float | None]], device: torch.device, warmup: int, repeats: int,
 ) -> dict[str, float]:
-    """Median ms of each run; every round runs each of them once, in order."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    """Median ms of each run (and, as ``name.part``, of the seconds a run returns); every round runs each
+    of them once, in order."""
+    times: dict[str, list[float]] = {}
     for i in range(warmup + repeats):
         for name, run in runs.items():
             _sync(device)
             t0 = time.perf_counter()
-            run()
+            part = run()
             _sync(device)
             if i >= warmup:
-                times[name].append(1e3 * (time.perf_counter() - t0))
+                times.setdefault(name, []).append(1e3 * (time.perf_counter() - t0))
+                if part is not None:
+                    times.setdefault(f"{name}.part", []).append(1e3 * part)
     return {name: statistics.median(t) for name, t in times.items()}

@@ -7,8 +7,11 @@ Per-frame rule (``rule`` column), inputs float32 ``(1, T, C, H, W)`` at the meas
 - ``"clip"`` models: ``forward`` of a ``clip_frames``-frame clip divided by ``clip_frames``.
 
 Each model gets ``warmup`` untimed calls, then ``repeats`` timed ones; the median is reported. CUDA
-calls are synchronised before reading the clock. The device name and ``torch.get_num_threads()`` are
-recorded, and ratios to a reference model (FastDVDNet) are computed from the same run.
+calls are synchronised before reading the clock. ``between`` (optional) runs after every timed call,
+outside the clock: :class:`~workbench.evaluate.complexity.efficiency.PeakProbe` uses it to measure the
+machine's GEMM peak interleaved with the model, so that load from other processes hits both. The device
+name and ``torch.get_num_threads()`` are recorded; ratios between models are taken from one run
+(:mod:`.audit`).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> float:
+def _timed(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int,
+           between: Callable[[], Any] | None = None) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -59,6 +63,8 @@ def _timed(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: in
         fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
+        if between is not None:
+            between()
     return statistics.median(times)
 
 
@@ -72,6 +78,7 @@ def time_model(
     warmup: int = 1,
     repeats: int = 5,
     clip_frames: int = 5,
+    between: Callable[[], Any] | None = None,
 ) -> RuntimeResult:
     """Median ms per output frame of ``model`` at ``resolution`` = (W, H) (rule in the module docstring)."""
     dev = torch.device(device)
@@ -85,7 +92,7 @@ def time_model(
     mode = str(getattr(model, "temporal_mode", "window"))
     if mode == "window":
         clip = torch.rand(1, int(getattr(model, "window", 1)), c, h, w, device=dev)
-        seconds = _timed(lambda: model(clip, noise), dev, warmup, repeats)
+        seconds = _timed(lambda: model(clip, noise), dev, warmup, repeats, between)
         rule = "one forward"
     elif mode == "recurrent":
         frame = torch.rand(1, c, h, w, device=dev)
@@ -95,38 +102,11 @@ def time_model(
             _, holder["state"] = model.step(frame, holder["state"], noise)  # type: ignore[operator]
 
         step()  # the first step has no alignment: always warm the state
-        seconds = _timed(step, dev, warmup, repeats)
+        seconds = _timed(step, dev, warmup, repeats, between)
         rule = "one step with a warm state"
     else:
         clip = torch.rand(1, clip_frames, c, h, w, device=dev)
-        seconds = _timed(lambda: model(clip, noise), dev, warmup, repeats) / clip_frames
+        seconds = _timed(lambda: model(clip, noise), dev, warmup, repeats, between) / clip_frames
         rule = f"forward(T={clip_frames}) / {clip_frames}"
     return RuntimeResult(method, 1e3 * seconds, (w, h), device_name(dev), torch.get_num_threads(), warmup,
                          repeats, rule)
-
-
-def runtime_table(
-    factories: dict[str, ModelFactory],
-    *,
-    resolution: tuple[int, int] = (960, 540),
-    device: str | torch.device = "cpu",
-    warmup: int = 1,
-    repeats: int = 5,
-    clip_frames: int = 5,
-) -> list[RuntimeResult]:
-    """Time every model (id → zero-argument constructor), one after the other in this process."""
-    out = []
-    for name, factory in factories.items():
-        model = factory()
-        out.append(time_model(name, model, resolution=resolution, device=device, warmup=warmup,
-                              repeats=repeats, clip_frames=clip_frames))
-        del model
-    return out
-
-
-def ratios(results: list[RuntimeResult], reference: str = "fastdvdnet") -> dict[str, float]:
-    """``ms_per_frame / ms_per_frame(reference)`` per method (empty if the reference was not timed)."""
-    ref = next((r.ms_per_frame for r in results if r.method == reference), None)
-    if ref is None or ref <= 0:
-        return {}
-    return {r.method: r.ms_per_frame / ref for r in results}
