@@ -124,10 +124,14 @@ class FastDVDNet(RestorationModel):
         self.temp1 = DenoisingBlock(base_channels=base_channels)
         self.temp2 = DenoisingBlock(base_channels=base_channels)
         if zero_init_output:
-            for block in (self.temp1, self.temp2):
-                last = block.outc.convblock[-1]
-                assert isinstance(last, nn.Conv2d)
-                nn.init.zeros_(last.weight)
+            self.zero_output_convs()
+
+    def zero_output_convs(self) -> None:
+        """Set the last convolution of both denoising blocks to zero (``zero_init_output``)."""
+        for block in (self.temp1, self.temp2):
+            last = block.outc.convblock[-1]
+            assert isinstance(last, nn.Conv2d)
+            nn.init.zeros_(last.weight)
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """``clip`` (N, 5, 3, H, W) in [0, 1], ``noise_map`` (N, 1, H, W) σ/255 → centre frame (N, 3, H, W).

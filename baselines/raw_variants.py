@@ -63,10 +63,7 @@ class FastDVDNetRaw(FastDVDNet):
         self.temp1 = DenoisingBlock(base_channels=base_channels, frame_channels=4, map_channels=4)
         self.temp2 = DenoisingBlock(base_channels=base_channels, frame_channels=4, map_channels=4)
         if zero_init_output:
-            for block in (self.temp1, self.temp2):
-                last = block.outc.convblock[-1]
-                assert isinstance(last, nn.Conv2d)
-                nn.init.zeros_(last.weight)
+            self.zero_output_convs()
 
     def forward(self, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """``clip`` (N, 5, 4, H, W), ``noise_map`` (N, 2, H, W) ``[a_n, b_n]`` → centre frame (N, 4, H, W)."""

@@ -8,9 +8,9 @@ normalised, H and W multiples of 4; output sRGB ``(N, 3, 2H, 2W)`` (pixel shuffl
 LeakyReLU 0.2 written ``max(0.2x, x)`` as the original.
 
 Weights: the official ``ISP_CNN.pth`` is a pickled module (``torch.save(model)``), which the workbench never
-unpickles (checkpoints load weights-only). Convert it once where the official code lives, e.g. in a
-RViDeNet checkout: ``python -c "import torch; torch.save(torch.load('isp/ISP_CNN.pth',
-weights_only=False).state_dict(), 'ISP_CNN_state.pth')"`` and place the result at
+unpickles (checkpoints load weights-only; unpickling a module runs code). Convert it once, inside a RViDeNet
+checkout whose code you trust: load the module there with that repository's own code, save its
+``state_dict()`` with ``torch.save`` as ``ISP_CNN_state.pth``, and place the result at
 ``<data root>/weights/rvidenet/ISP_CNN_state.pth`` (:func:`load_rvidenet_isp` reads it weights-only, strictly).
 """
 
