@@ -111,6 +111,12 @@ for _paired in embedded_paired.PAIRED_SPLITS:
 # checked like a dataset (``workbench data check spynet-weights``), never opened as one
 DATASETS.add("spynet-weights", DatasetEntry(open=_not_a_dataset, check=weights.check_spynet_weights))
 DATASET_NAMES = tuple(DATASETS.names())
+PAIRED_DATASETS = frozenset({*rainsyn.LAYOUTS, *revide.LAYOUTS, *embedded_paired.PAIRED_SPLITS})
+
+
+def is_paired_dataset(name: str) -> bool:
+    """Whether ``name``'s sequences are degraded/clean pairs (deraining, dehazing), not clean frames."""
+    return name in PAIRED_DATASETS
 
 
 def _entry(name: str) -> DatasetEntry:

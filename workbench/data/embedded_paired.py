@@ -19,6 +19,10 @@ split                          clean frames of     preset                 stands
 ``embedded-rainstreak-…``      embedded-train/test ``rain-streaks``       RainSynComplex25 (streaks)
 ``embedded-haze-train/-test``  embedded-train/test ``haze``               REVIDE-indoor (real haze)
 =============================  ==================  =====================  ==============================
+
+The mini family (the ``mini`` profiles of Tables 3, 4 and 7) is the same three presets over the mini clips:
+``embedded-mini-{rain,rainstreak,haze}-{train,test}`` from ``embedded-mini-train`` (1020 frames, 128×224 to
+144×256) and ``embedded-mini-test`` (six clips of 30 frames, 96×160); seeds follow the split's own name.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ PAIRED_SPLITS: dict[str, PairedSplit] = {
     "embedded-rainstreak-test": PairedSplit("embedded-test", "rain-streaks", "rainsyn-complex25"),
     "embedded-haze-train": PairedSplit("embedded-train", "haze", "revide-indoor-train"),
     "embedded-haze-test": PairedSplit("embedded-test", "haze", "revide-indoor"),
+    "embedded-mini-rain-train": PairedSplit("embedded-mini-train", "rain-accumulation", "rainsyn-all100-train"),
+    "embedded-mini-rain-test": PairedSplit("embedded-mini-test", "rain-accumulation", "rainsyn-all100"),
+    "embedded-mini-rainstreak-train": PairedSplit("embedded-mini-train", "rain-streaks", "rainsyn-complex25-train"),
+    "embedded-mini-rainstreak-test": PairedSplit("embedded-mini-test", "rain-streaks", "rainsyn-complex25"),
+    "embedded-mini-haze-train": PairedSplit("embedded-mini-train", "haze", "revide-indoor-train"),
+    "embedded-mini-haze-test": PairedSplit("embedded-mini-test", "haze", "revide-indoor"),
 }
 
 

@@ -1,7 +1,10 @@
 """Embedded raw clips for the CPU profiles: the embedded RGB clips unprocessed to CRVD's sensor, noised per ISO.
 
-Two splits, built deterministically on first use into ``<cache>/embedded/raw-v<RAW_RECIPE_VERSION>/``
-(the same unprocessing as SRVD, :func:`workbench.data.unprocess.srgb_to_raw_dn`):
+Two splits per family, built deterministically on first use into ``<cache>/embedded/raw-v<RAW_RECIPE_VERSION>/``
+(the same unprocessing as SRVD, :func:`workbench.data.unprocess.srgb_to_raw_dn`). The smoke family is shown;
+the mini family ``embedded-mini-raw-train`` / ``embedded-mini-raw-test`` is built the same way from
+``embedded-mini-train`` (1020 frames, 128×224 to 144×256 mosaics) and ``embedded-mini-test`` (six clips,
+their first 7 frames, 96×160 mosaics), noise seeded by its own split name:
 
 - ``embedded-raw-train`` (from ``embedded-train``, clean only, SRVD layout ``<seq>/<t>_raw.tiff``; read by
   :class:`~workbench.data.srvd.RawFolderSequence`, noised on the fly in training);
@@ -44,8 +47,10 @@ from workbench.errors import ConfigError
 from workbench.paths import cache_root
 
 RAW_RECIPE_VERSION = 1
-SOURCES = {"embedded-raw-train": "embedded-train", "embedded-raw-test": "embedded-test"}
+SOURCES = {"embedded-raw-train": "embedded-train", "embedded-raw-test": "embedded-test",
+           "embedded-mini-raw-train": "embedded-mini-train", "embedded-mini-raw-test": "embedded-mini-test"}
 RAW_SPLITS = tuple(SOURCES)
+TEST_SPLITS = ("embedded-raw-test", "embedded-mini-raw-test")  # CRVD's flat layout, noise baked in
 TEST_FRAMES = 7
 CHECKSUMS_FILE = Path(__file__).with_name("embedded_raw_checksums.json")
 
@@ -67,12 +72,12 @@ def _build_train(folder: Path, seqs: list[Sequence]) -> None:
             write_raw_tiff(folder / seq.name / f"{t:05d}_raw.tiff", srgb_to_raw_dn(seq.frame(t)))
 
 
-def _build_test(folder: Path, seqs: list[Sequence]) -> None:
+def _build_test(folder: Path, seqs: list[Sequence], split: str) -> None:
     for i, seq in enumerate(seqs, start=1):
         clean = [srgb_to_raw_dn(seq.frame(t)) for t in range(TEST_FRAMES)]
         for iso in CRVD.isos:
             d = folder / f"scene{i}" / f"ISO{iso}"
-            seed = raw_noise_seed("embedded-raw-test", f"scene{i}", iso)
+            seed = raw_noise_seed(split, f"scene{i}", iso)
             for k, mosaic in enumerate(clean, start=1):
                 write_raw_tiff(d / crvd.gt_name(k), mosaic)
                 noisy = add_raw_noise_frame(normalize_raw(mosaic), iso, seed, k - 1)
@@ -92,7 +97,10 @@ def files_digest(entries: list[dict[str, str]]) -> str:
 def _build(split: str, folder: Path) -> None:
     source = SOURCES[split]
     seqs = open_embedded(source)
-    (_build_test if split == "embedded-raw-test" else _build_train)(folder, seqs)
+    if split in TEST_SPLITS:
+        _build_test(folder, seqs, split)
+    else:
+        _build_train(folder, seqs)
     src_manifest = rgb_split_dir(source) / "manifest.json"
     entries = _file_entries(folder)
     manifest = {"split": split, "recipe_version": RAW_RECIPE_VERSION, "source_split": source,
@@ -131,7 +139,7 @@ def ensure_raw_split(split: str) -> Path:
 
 def open_embedded_raw(split: str, *, max_frames: int | None = None) -> list[Sequence]:
     folder = ensure_raw_split(split)
-    if split == "embedded-raw-test":
+    if split in TEST_SPLITS:
         scenes = tuple(range(1, len(open_embedded(SOURCES[split])) + 1))
         return list(crvd.open_crvd(folder, scenes=scenes, max_frames=max_frames))
     names = sorted(p.name for p in folder.iterdir() if p.is_dir())

@@ -31,7 +31,7 @@ from workbench.checkpoint import load_weights
 from workbench.checkpoint_formats import CheckpointRef, as_ref, load_checkpoint
 from workbench.config import config_hash, to_mapping
 from workbench.context import RunContext
-from workbench.data.catalog import dataset_checksums, dataset_size, open_dataset
+from workbench.data.catalog import dataset_checksums, dataset_size, is_paired_dataset, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import CheckpointError
 from workbench.evaluate.cache import cached_rows, evaluation_key
@@ -118,7 +118,8 @@ def train_inputs(p: RestorationCell, ctx: RunContext) -> dict[str, str]:
 def zoo_identity(p: RestorationCell, ctx: RunContext) -> tuple[str, dict[str, Any]]:
     """The cell's zoo entry name and the config whose hash the entry must carry."""
     assert p.train is not None
-    return zoo.entry_name(p.model, p.model_args, p.seed), zoo.zoo_config(
+    task = zoo.training_task(p.train.dataset, noise=p.train.noise, paired=is_paired_dataset(p.train.dataset))
+    return zoo.entry_name(p.model, p.model_args, p.seed, task), zoo.zoo_config(
         model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
         data=zoo.data_digest(train_inputs(p, ctx)))
 

@@ -73,9 +73,22 @@ def zoo_root(profile: str, root: Path | None = None) -> Path:
     return (root or results_root()) / "zoo" / profile
 
 
-def entry_name(model: str, model_args: dict[str, Any], seed: int) -> str:
-    """``<model>-<8 hex digits of the arguments' hash>-s<seed>`` (``:`` of plugin ids becomes ``-``)."""
-    return f"{model.replace(':', '-')}-{config_hash(model_args)[:8]}-s{seed}"
+def entry_name(model: str, model_args: dict[str, Any], seed: int, task: str = "") -> str:
+    """``<model>-<8 hex digits of the arguments' hash>[-<task>]-s<seed>`` (``:`` of plugin ids becomes ``-``).
+
+    ``task`` names the degradation a model was trained for when it is not AWGN on clean frames (see
+    :func:`training_task`), so a deraining NCFL and a denoising NCFL of the same arguments are two entries."""
+    tag = f"-{task}" if task else ""
+    return f"{model.replace(':', '-')}-{config_hash(model_args)[:8]}{tag}-s{seed}"
+
+
+def training_task(dataset: str, *, noise: str, paired: bool) -> str:
+    """The entry-name tag of a training set: ``""`` for AWGN added to clean frames (the denoising tables),
+    else the dataset's name without ``embedded-mini-``/``embedded-`` and ``-train`` (``embedded-mini-raw-train``
+    → ``raw``, ``embedded-mini-haze-train`` → ``haze``)."""
+    if noise == "awgn" and not paired:
+        return ""
+    return dataset.removeprefix("embedded-mini-").removeprefix("embedded-").removesuffix("-train")
 
 
 def data_digest(train_inputs: dict[str, str]) -> str:
