@@ -186,6 +186,15 @@ def cmd_zoo_check(a: argparse.Namespace) -> int:
     return 0 if r.ok else 1
 
 
+def cmd_zoo_compact(a: argparse.Namespace) -> int:
+    from workbench.pipeline.zoo import compact, zoo_root  # lazy: keeps `workbench --help` fast
+
+    changed = compact(zoo_root(a.profile))
+    print(f"{zoo_root(a.profile)}: {len(changed)} entries rewritten to the current storage"
+          + (f" ({', '.join(changed)})" if changed else ""))
+    return 0
+
+
 ZOO_MODELS = "fastdvdnet,edvr,basicvsr-uni,basicvsr-bi,basicvsrpp-uni,basicvsrpp-bi,ncfl-uni,ncfl-bi"
 
 
@@ -523,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     zc.add_argument("--tolerance", type=float, default=0.05, help="allowed |ΔPSNR| in dB")
     device(zc)
     zc.set_defaults(func=cmd_zoo_check)
+    zk = parser(zoo_p, "compact", "rewrite older entries to the current storage (float16 weights, shared "
+                "training-input lists); config hashes unchanged")
+    zk.add_argument("--profile", default="mini", help="profile of the zoo")
+    zk.set_defaults(func=cmd_zoo_compact)
 
     pt = parser(sub, "pretrain", "networks pretrained here").add_subparsers(
         dest="pretrain_command", required=True, metavar="NETWORK")

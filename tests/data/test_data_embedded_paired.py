@@ -25,6 +25,12 @@ GOLDEN = {
     "embedded-rain-train": "1dcce9da844530702a87eb7dfe91018373cf4fb06ce900e1237654ada7754977",
     "embedded-rainstreak-test": "2cd56617f4785873627ae3ee1753c8a21f8728963830cc1466f5782a83969623",
     "embedded-rainstreak-train": "da00a7c9c2fef50cadc2121f0be2c7d5f39b09c0b90d0fd9d7d6c88dc2a6037d",
+    "embedded-mini-haze-test": "81db1645b09f4df35b4b55412cc26787f9a000bd42a070c62981e9d974addf7c",
+    "embedded-mini-haze-train": "4a605cc6a713cc98450bf604f86f722f137c022cc868065618fd7de7b151c670",
+    "embedded-mini-rain-test": "9fb6b42189f36570e94239a88f5b7e93fe45195f2437cd0fdeac756afbce2f73",
+    "embedded-mini-rain-train": "c5361069d18f95a4e30ba955d1528394cf1efa0e082363e06192e3c38fc2ef67",
+    "embedded-mini-rainstreak-test": "bc4737df14d25cdd3dde711912c55d230068263feffd9084fc67a0d9662f0fb7",
+    "embedded-mini-rainstreak-train": "ddfebf289e2e3479a17782f4f34aba58cd4b5b054cd0be1a87c5873ea1cb6267",
 }
 
 

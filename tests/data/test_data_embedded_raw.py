@@ -31,3 +31,12 @@ def test_train_split_is_clean_packed_raw() -> None:
     assert len(seqs) == 5 and seqs[0].shape == (48, 80, 4) and seqs[0].kind == "raw"
     x = seqs[0].frame(0)
     assert x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_mini_family_is_committed_and_built_from_the_mini_clips() -> None:
+    assert {"embedded-mini-raw-train", "embedded-mini-raw-test"} <= set(committed_digests())
+    test = open_dataset("embedded-mini-raw-test")
+    assert len(test) == 30 and {len(s) for s in test} == {7} and test[0].shape == (48, 80, 10)
+    train = open_dataset("embedded-mini-raw-train")
+    assert len(train) == 10 and sum(len(s) for s in train) == 1020
+    assert {s.shape for s in train} == {(72, 128, 4), (72, 88, 4), (64, 112, 4)}

@@ -1,37 +1,62 @@
 """The committed zoo serves every trained row of the mini profile: each has an entry whose config hash
 matches what the spec resolves to today (so `make reproduce` trains nothing), and the zoo stays small."""
 
+import functools
 import json
+from pathlib import Path
 
-from workbench.data import embedded
+from workbench.context import RunContext
 from workbench.paths import REPO_ROOT
 from workbench.pipeline import zoo
+from workbench.pipeline.paired import as_restoration
+from workbench.pipeline.raw_restoration import raw_stage
+from workbench.pipeline.restoration import zoo_identity
+from workbench.pipeline.runner import cell_inputs
 from workbench.pipeline.spec import expand, known_specs, load_spec
 
 ZOO = REPO_ROOT / "results" / "zoo" / "mini"
 LIMIT_BYTES = 40 * 2**20
 
 
-def _data_digest(dataset: str) -> str:
-    files = embedded.committed_checksums("mini")[dataset]
-    return zoo.data_digest({f"{dataset}/{k}": v for k, v in files.items() if k.endswith(".png")})
+def _restoration_form(kind_id: str, p):
+    """The training half of a cell as the restoration cell that trains it (paired and raw cells too)."""
+    if kind_id == "paired":
+        return as_restoration(p)
+    if kind_id == "raw-restoration":
+        return raw_stage(p, p.train)
+    return p
+
+
+@functools.cache
+def _train_checksums(spec_id: str, cell_name: str) -> dict[str, str]:
+    for name, kind_id, p in expand(load_spec(spec_id), "mini"):
+        if name == cell_name:
+            return cell_inputs(spec_id, "mini", name, kind_id, p, data_root=None, device="cpu")
+    raise KeyError(cell_name)
 
 
 def test_every_trained_mini_row_has_a_matching_zoo_entry() -> None:
+    """Resolved the way a run resolves it (the cell's input checksums, then its zoo identity), for the
+    AWGN, raw and paired cells of every mini spec: `make reproduce` trains nothing."""
     problems = []
     mini = [s for s in known_specs() if "mini" in load_spec(s).profiles and load_spec(s).profiles["mini"].zoo]
-    assert {"table1", "table5", "table6", "table7", "table8"} <= set(mini)
+    assert {"table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8"} <= set(mini)
+    checked = set()
     for spec_id in mini:
-        for name, _, p in expand(load_spec(spec_id), "mini"):
+        for name, kind_id, p in expand(load_spec(spec_id), "mini"):
             if getattr(p, "train", None) is None or p.model == "noisy-input":
                 continue
-            entry = zoo.entry_name(p.model, p.model_args, p.seed)
-            config = zoo.zoo_config(model=p.model, model_args=p.model_args, seed=p.seed, train=p.train,
-                                    data=_data_digest(p.train.dataset))
+            cell = _restoration_form(kind_id, p)
+            ctx = RunContext(spec_id=spec_id, profile="mini", cell_name=name, work_dir=Path("."),
+                             artifact_dir=Path("."), device="cpu", input_checksums=_train_checksums(spec_id, name),
+                             zoo_dir=ZOO)
+            entry, config = zoo_identity(cell, ctx)
+            checked.add(entry)
             hit = zoo.find(ZOO, entry, config)
             if hit.status != "match":
                 problems.append(f"{spec_id}/{name}: {entry} is {hit.status}")
     assert not problems, "\n".join(problems)
+    assert {m["entry"] for m in zoo.entries(ZOO)} == checked  # no entry that no row uses
 
 
 def test_every_entry_has_a_complete_manifest() -> None:

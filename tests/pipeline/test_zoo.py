@@ -203,3 +203,57 @@ def test_result_rows_carry_no_machine_paths(isolated):
     out = portable_frame(frame)
     assert list(out["train_run"]) == ["<results>/zoo/mini/ncfl-0-s0"] == list(out["other"])
     assert list(out["value"]) == [1.5]
+
+
+def test_storage_halves_large_floating_tensors_only():
+    state = {"w": torch.randn(64, 16, 3, 3), "b": torch.randn(64), "n": torch.tensor(7),
+             "h": torch.randn(2048).half()}
+    stored, info = zoo.storage_state(state)
+    assert stored["w"].dtype == torch.float16 and torch.equal(stored["w"], state["w"].half())
+    assert stored["b"].dtype == torch.float32 and torch.equal(stored["b"], state["b"])
+    assert stored["n"].dtype == torch.int64 and stored["h"] is state["h"]
+    assert info == {"float16_min_numel": zoo.FP16_MIN_NUMEL, "float16_tensors": 1, "tensors": 4}
+
+
+def test_a_published_entry_is_the_fp16_network_and_the_row_matches_it(isolated):
+    # num_feat 16: the residual blocks' 16x16x3x3 weights (2304 elements) are stored as float16
+    spec = _spec(isolated).replace("tinyzoo.yaml", "tinyzoo16.yaml")
+    text = (isolated / "tinyzoo.yaml").read_text().replace("id: tinyzoo", "id: tinyzoo16")
+    (isolated / "tinyzoo16.yaml").write_text(text.replace("num_feat: 4", "num_feat: 16"))
+    first = run_pipeline(spec, "tiny", notebook=False)
+    entry = _entry(isolated)
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert manifest["storage"]["float16_tensors"] > 0 and "train_inputs" not in manifest
+    state = read_state_dict(entry / "model.pt")
+    assert sum(v.dtype == torch.float16 for v in state.values()) == manifest["storage"]["float16_tensors"]
+    inputs = zoo.read_train_inputs(entry.parent, manifest)
+    assert inputs and zoo.data_digest(inputs) == manifest["train_data_sha256"]
+    shutil.rmtree(isolated / "runs")
+    second = run_pipeline(spec, "tiny", notebook=False)
+    a, b = _rows(first), _rows(second)
+    assert set(b["train_source"]) == {"zoo"}
+    pd.testing.assert_series_equal(a["value"].reset_index(drop=True), b["value"].reset_index(drop=True))
+
+
+def test_compact_rewrites_an_old_style_entry_once(isolated):
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    zoo_dir = entry.parent
+    manifest = json.loads((entry / "manifest.json").read_text())
+    inputs = zoo.read_train_inputs(zoo_dir, manifest)
+    # make it an entry of the older storage: inline inputs, float32 weights, no storage record
+    old = dict(manifest, train_inputs=inputs)
+    del old["train_inputs_file"], old["storage"]
+    (entry / "manifest.json").write_text(json.dumps(old))
+    big = {k: (v.float() if v.is_floating_point() else v) for k, v in read_state_dict(entry / "model.pt").items()}
+    big["extra.weight"] = torch.randn(40, 40)  # a large fp32 tensor (the tiny model has none)
+    from workbench.checkpoint import save_state_dict_compressed
+    save_state_dict_compressed(entry / "model.pt", big)
+    assert zoo.compact(zoo_dir) == [entry.name]
+    after = json.loads((entry / "manifest.json").read_text())
+    assert "train_inputs" not in after and zoo.read_train_inputs(zoo_dir, after) == inputs
+    assert after["config_hash"] == manifest["config_hash"]
+    state = read_state_dict(entry / "model.pt")
+    assert state["extra.weight"].dtype == torch.float16
+    assert torch.equal(state["extra.weight"], big["extra.weight"].half())
+    assert zoo.compact(zoo_dir) == []  # already compact

@@ -108,3 +108,28 @@ def test_figures_say_what_kind_of_numbers_they_show(tmp_path, kind, note) -> Non
 
     (tmp_path / "manifest.json").write_text(json.dumps({"result_kind": kind}))
     assert smoke_note(tmp_path) == note
+
+
+def test_a_claim_reads_only_its_own_column_of_a_table_with_several_datasets() -> None:
+    from workbench.report.assemble import paper_datasets
+    from workbench.report.claims import evaluate_claims, load_claims
+    from workbench.store.reported import load_reported
+
+    def rows(dataset: str, gain: float) -> list[dict]:
+        return [{"table": "table3", "level": "sequence", "method": m, "sequence": q, "setting": "default",
+                 "metric": "psnr_db", "dataset": dataset, "seed": 0, "value": 25.0 + (gain if m == "ncfl-uni" else 0)
+                 + 0.1 * j}
+                for m in ("ncfl-uni", "basicvsrpp-uni") for j, q in enumerate(("a", "b", "c", "d"))
+]
+    measured = pd.DataFrame(rows("embedded-mini-rain-test", 1.0) + rows("embedded-mini-rainstreak-test", -1.0))
+    # NCFL gains 1 dB on the rain stand-in and loses 1 dB on the streak stand-in (±0.2 dB sequence noise)
+    measured.loc[measured["sequence"].isin(["b", "d"]) & (measured["method"] == "ncfl-uni"), "value"] += 0.2
+    mapped = paper_datasets(measured, {"embedded-mini-rain-test": "rainsynall100",
+                                       "embedded-mini-rainstreak-test": "rainsyncomplex25"})
+    claims = [c for c in load_claims() if c.table == "table3"]
+    out = evaluate_claims(claims, {"table3": mapped}, load_reported(), profile="mini").set_index("claim_id")
+    assert out.loc["table3-ncfl-over-basicvsrpp-all100", "measured_difference"] == pytest.approx(1.1)
+    assert out.loc["table3-ncfl-over-basicvsrpp-complex25", "measured_difference"] == pytest.approx(-0.9)
+    assert out.loc["table3-ncfl-over-basicvsrpp-all100", "n_sequences"] == 4
+    unmapped = evaluate_claims(claims, {"table3": measured}, load_reported(), profile="mini")
+    assert unmapped["measured_difference"].tolist() == pytest.approx([0.1, 0.1])  # the two columns mixed

@@ -47,7 +47,8 @@ class RawRestorationCell:
                 setattr(self, key, dataclasses.replace(spec, seed=self.seed))
 
 
-def _stage(p: RawRestorationCell, spec: TrainSpec) -> RestorationCell:
+def raw_stage(p: RawRestorationCell, spec: TrainSpec) -> RestorationCell:
+    """One training stage of the cell (``spec``: its pretrain or train recipe) as a ``restoration`` cell."""
     return RestorationCell(method=p.method, model=p.model, model_args=p.model_args, train=spec, seed=p.seed)
 
 
@@ -69,11 +70,11 @@ def input_checksums(p: RawRestorationCell, ctx: RunContext) -> dict[str, str]:
 def _train(p: RawRestorationCell, model: Any, ctx: RunContext) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     if p.pretrain is not None:
-        summary["pretrain"] = train_model(_stage(p, p.pretrain), model, ctx)
+        summary["pretrain"] = train_model(raw_stage(p, p.pretrain), model, ctx)
         # the fine-tuning run starts from these weights: they are part of its key
         ctx.input_checksums["checkpoint"] = sha256_of(_model_file(summary["pretrain"]))
     if p.train is not None:
-        summary.update(train_model(_stage(p, p.train), model, ctx))
+        summary.update(train_model(raw_stage(p, p.train), model, ctx))
     return summary
 
 
@@ -103,4 +104,4 @@ def run_raw_restoration(p: RawRestorationCell, ctx: RunContext) -> list[dict[str
 
 RAW_RESTORATION_CELL = CellKind(schema=RawRestorationCell, run=run_raw_restoration, inputs=input_checksums)
 
-__all__ = ["RAW_RESTORATION_CELL", "RawRestorationCell", "input_checksums", "run_raw_restoration"]
+__all__ = ["RAW_RESTORATION_CELL", "RawRestorationCell", "input_checksums", "raw_stage", "run_raw_restoration"]

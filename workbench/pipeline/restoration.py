@@ -213,8 +213,13 @@ def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistI
 
 
 def _maybe_publish(p: RestorationCell, model: Any, ctx: RunContext, run_dir: Path, summary: dict[str, Any]) -> None:
-    """Publish a finished run into the profile's zoo (not while retraining: that run is the check)."""
-    if ctx.zoo_dir is None or ctx.retrain or p.train is None:
+    """Publish a finished run into the profile's zoo (not while retraining: that run is the check). In a zoo
+    profile the model is first rounded to the zoo's storage precision (float16 weights), retraining included,
+    so a row evaluated right after training measures the network the zoo serves."""
+    if ctx.zoo_dir is None or p.train is None:
+        return
+    zoo.round_to_storage(model, p.train)
+    if ctx.retrain:
         return
     wall = summary.get("wall_s")
     if wall is None and (run_dir / "wall_s.txt").is_file():

@@ -9,6 +9,14 @@ them. Layout (documented in ``results/zoo/README.md``)::
                                                                  losses, wall time, device, torch version
                                                                  /loss.csv       the training log
     results/zoo/<profile>/shared/spynet-<key>/spynet.pth, report.json            the frozen motion prior
+    results/zoo/<profile>/shared/train-inputs/<sha16>.json                        {file: sha256} of a training set
+
+Storage (``storage`` in the manifest): floating tensors of at least :data:`FP16_MIN_NUMEL` elements (the
+convolution and linear weights) are stored as float16, smaller ones (biases, normalisation and entropy-model
+parameters) and every integer buffer as they are; loading casts back to the model's dtype, so the committed
+checkpoint *is* the fp16-rounded network and every PSNR the zoo serves is measured on it. This halves the zoo
+(the repository's 40 MB budget). The training set's per-file checksums are stored once per set in
+``shared/train-inputs/`` (named by :func:`data_digest`), the manifest naming that file.
 
 An entry is named by the model's identity (model id, a hash of its arguments, seed), so one trained model
 serves every table row that uses it. Its **config hash** covers what determines the weights: model id,
@@ -50,6 +58,8 @@ from workbench.train.motion_prior import REPORT, WEIGHTS, prior_dir
 MANIFEST = "manifest.json"
 SHARED = "shared"
 SPYNET_PREFIX = "spynet."
+TRAIN_INPUTS = "train-inputs"
+FP16_MIN_NUMEL = 1024  # floating tensors this large are stored as float16 (module docstring)
 
 
 @dataclass(frozen=True)
@@ -197,21 +207,89 @@ def install_prior(zoo_dir: Path) -> list[Path]:
     return filled
 
 
+def storage_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The state dict as the zoo stores it: floating tensors of ≥ :data:`FP16_MIN_NUMEL` elements as float16,
+    the rest unchanged; and the manifest's ``storage`` record (rule and counts)."""
+    out, halved = {}, 0
+    for k, v in state.items():
+        if v.is_floating_point() and v.dtype != torch.float16 and v.numel() >= FP16_MIN_NUMEL:
+            out[k], halved = v.to(torch.float16), halved + 1
+        else:
+            out[k] = v
+    return out, {"float16_min_numel": FP16_MIN_NUMEL, "float16_tensors": halved, "tensors": len(state)}
+
+
+def round_to_storage(model: nn.Module, train: Any) -> None:
+    """Round ``model``'s state in place to what :func:`publish` stores (float16 for large tensors); a frozen
+    SPyNet that the entry shares from ``shared/`` is stored as the prior is, so it stays untouched."""
+    skip = SPYNET_PREFIX if _frozen_spynet(model, train) is not None else None
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if skip and k.startswith(skip):
+                continue
+            if v.is_floating_point() and v.dtype != torch.float16 and v.numel() >= FP16_MIN_NUMEL:
+                v.copy_(v.to(torch.float16))
+
+
+def _write_train_inputs(zoo_dir: Path, train_inputs: dict[str, str], digest: str) -> str:
+    """Store a training set's ``{file: sha256}`` once, under ``shared/train-inputs/``; its path in the zoo."""
+    if data_digest(train_inputs) != digest:
+        raise CheckpointError(f"{zoo_dir}: the training inputs do not hash to the entry's train_data_sha256 "
+                              f"{digest[:16]}; the manifest would not name its data")
+    rel = f"{SHARED}/{TRAIN_INPUTS}/{digest[:16]}.json"
+    if not (zoo_dir / rel).is_file():
+        (zoo_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(zoo_dir / rel, (json.dumps(train_inputs, indent=0, sort_keys=True) + "\n").encode())
+    return rel
+
+
+def read_train_inputs(zoo_dir: Path, manifest: dict[str, Any]) -> dict[str, str]:
+    """The entry's training data, ``{file: sha256}`` (from its shared file, or inline in an older manifest)."""
+    if "train_inputs_file" in manifest:
+        data: dict[str, str] = json.loads((zoo_dir / manifest["train_inputs_file"]).read_text())
+        return data
+    return dict(manifest.get("train_inputs", {}))
+
+
+def compact(zoo_dir: Path) -> list[str]:
+    """Bring every entry to the current storage (float16 weights, shared training-input lists); the names of
+    the entries rewritten. Weights already stored so, and the config hashes, are left as they are."""
+    changed = []
+    for manifest in entries(zoo_dir):
+        folder = zoo_dir / manifest["entry"]
+        touched = False
+        if "train_inputs" in manifest:
+            manifest["train_inputs_file"] = _write_train_inputs(zoo_dir, manifest.pop("train_inputs"),
+                                                                manifest["train_data_sha256"])
+            touched = True
+        if "storage" not in manifest:
+            state, manifest["storage"] = storage_state(read_state_dict(folder / "model.pt"))
+            save_state_dict_compressed(folder / "model.pt", state)
+            touched = True
+        if touched:
+            atomic.write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+            changed.append(manifest["entry"])
+    return changed
+
+
 def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Module, train: Any, run_dir: Path,
             summary: dict[str, Any], motion_init: Path | None, device: str, wall_s: float) -> Path:
     """Write entry ``name`` from a finished training run (replacing an older entry of that name)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     shared: dict[str, Any] = {}
+    inputs_file = _write_train_inputs(zoo_dir, summary.get("train_inputs", {}), config["train_data_sha256"])
     spynet = _frozen_spynet(model, train)
     if spynet is not None and motion_init is not None:
         shared["spynet"] = _publish_prior(zoo_dir, spynet, motion_init)
         state = {k: v for k, v in state.items() if not k.startswith(SPYNET_PREFIX)}
+    state, storage = storage_state(state)
     git = code_at_start()
     manifest = {
         "entry": name, "model": config["model"], "model_args": config["model_args"], "seed": config["seed"],
         "config_hash": config_hash(config), "config": config, "schedule": train.schedule(),
         "code_commit": git.get("git_commit"), "code_dirty": git.get("git_dirty"), "code_hash": git.get("code_hash"),
-        "train_data_sha256": config["train_data_sha256"], "train_inputs": summary.get("train_inputs", {}),
+        "train_data_sha256": config["train_data_sha256"], "train_inputs_file": inputs_file,
+        "storage": storage,
         "motion_init_sha256": hashlib.sha256(motion_init.read_bytes()).hexdigest() if motion_init else None,
         "shared": shared, "steps": summary.get("steps"), "final_loss": summary.get("final_loss"),
         "last_log": summary.get("last_log", {}), "aux_terms": summary.get("aux_terms", []),
