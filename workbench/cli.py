@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.errors import ConfigError, WorkbenchError
 
-REPRODUCE_ORDER = ["table1", "table5", "table6", "table7", "table8", "complexity", "fig2",
+REPRODUCE_ORDER = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "complexity", "fig2",
                    "fig1c", "fig4", "fig6", "fig7"]
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from workbench.config import from_mapping
 from workbench.context import RunContext
-from workbench.data.catalog import open_dataset
+from workbench.data.catalog import is_paired_dataset, open_dataset
 from workbench.errors import ConfigError
 from workbench.evaluate.restoration import EvalSpec, evaluate_model
 from workbench.pipeline import zoo
@@ -77,6 +77,11 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
         raise ConfigError(f"{zoo_dir}: no zoo entry {name!r}; `workbench zoo list` shows the entries")
     manifest = manifests[name]
     cell = _cell(manifest, EvalSpec(dataset=dataset, sigmas=[sigma], max_frames=max_frames))
+    assert cell.train is not None
+    if zoo.training_task(cell.train.dataset, noise=cell.train.noise, paired=is_paired_dataset(cell.train.dataset)):
+        raise ConfigError(f"{zoo_dir / name}: trained on {cell.train.dataset} (not AWGN denoising); `zoo check` "
+                          "evaluates under AWGN only — retrain it with `workbench reproduce --profile "
+                          f"{zoo_dir.name} --retrain --only <table>` and compare the rows")
     ctx = RunContext(spec_id="zoo-check", profile=zoo_dir.name, cell_name=name, work_dir=Path("."),
                      artifact_dir=Path("."), device=device, retrain=True, zoo_dir=zoo_dir)
     ctx.input_checksums = input_checksums(cell, ctx)
