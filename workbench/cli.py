@@ -435,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser(sub, "data", "datasets").add_subparsers(dest="data_command", required=True, metavar="ACTION")
     c = parser(data, "check", "check a dataset's layout; one line per problem")
     c.add_argument("name", help="dataset id: set8, davis2017-train, embedded-train, embedded-test, crvd, "
-                   "crvd-train, srvd, embedded-raw-train, embedded-raw-test")
+                   "crvd-train, srvd, embedded-raw-train, embedded-raw-test, embedded-{rain,rainstreak,haze}-"
+                   "{train,test}, and the embedded-mini-... form of each embedded split")
     c.add_argument("--root", dest="data_root", default=argparse.SUPPRESS, metavar="PATH",
                    help="alias of --data-root")
     c.add_argument("--deep", action="store_true", help="also decode every frame")

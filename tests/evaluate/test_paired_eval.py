@@ -88,3 +88,11 @@ def test_a_noise_map_model_is_refused_on_paired_data():
     with pytest.raises(ConfigError, match="carry no noise σ"):
         evaluate_paired(FastDVDNet(), [_pair("a", [1] * 7)], dataset="toy", spec=PairedEvalSpec(dataset="toy",
                         metrics="deraining"), device="cpu", subset={})
+
+
+def test_every_embedded_paired_split_declares_its_metric_set() -> None:
+    from workbench.data.embedded_paired import PAIRED_SPLITS
+
+    for split, info in PAIRED_SPLITS.items():
+        expected = "dehazing-full" if info.preset == "haze" else "deraining"
+        assert declared_metrics(split) == expected, split

@@ -78,6 +78,8 @@ DATASET_METRICS: dict[str, str] = {
     "rainsyn-light25": "deraining", "rainsyn-complex25": "deraining", "rainsyn-all100": "deraining",
     "nturain": "deraining", "revide-indoor": "dehazing-full",
     "embedded-rain-test": "deraining", "embedded-rainstreak-test": "deraining", "embedded-haze-test": "dehazing-full",
+    "embedded-mini-rain-test": "deraining", "embedded-mini-rainstreak-test": "deraining",
+    "embedded-mini-haze-test": "dehazing-full",
 }
 
 

@@ -57,7 +57,8 @@ def select(seqs: list[Any], spec: RawEvalSpec) -> list[CRVDSequence]:
     """The paired sequences of ``spec`` (ISOs kept, then the first ``max_sequences`` scenes per ISO)."""
     pairs = [s for s in seqs if isinstance(s, CRVDSequence)]
     if len(pairs) != len(seqs):
-        raise DatasetError(f"{spec.dataset}: not a paired raw dataset (CRVD layout); use crvd or embedded-raw-test")
+        raise DatasetError(f"{spec.dataset}: not a paired raw dataset (CRVD layout); use crvd, embedded-raw-test "
+                           "or embedded-mini-raw-test")
     pairs = [s for s in pairs if spec.isos is None or s.iso in spec.isos]
     if spec.max_sequences:
         scenes = sorted({s.scene for s in pairs})[: spec.max_sequences]
