@@ -1,0 +1,172 @@
+"""Native CPU path of the modulated deformable convolution: a C++ kernel compiled on first use.
+
+The kernel (``workbench/ops/csrc/deform_conv.cpp``, written for this workbench from the DCNv2 formula) has
+two functions: ``deform_im2col`` writes the masked column matrix ``(N, C_in·kh·kw, rows·W_out)`` of a chunk
+of output rows in the (channel, tap) order of ``weight.view(C_out, -1)`` (bilinear weights computed once
+per image, deformable group, tap and output pixel, applied to the group's channels), and
+``deform_col2im_grad`` turns a chunk's column gradient into the input gradient (the four corners
+scattered; tasks own disjoint input channels, no atomics), the offset gradient and the mask gradient. The
+GEMMs (output, column gradient, weight gradient) are PyTorch's (MKL). Layout, sampling rule and the
+function computed are those of :mod:`workbench.ops.deform_conv`.
+
+Build: ``torch.utils.cpp_extension.load`` with ``-O3 -fopenmp`` (no ``-march=native``: the binary runs on
+any x86-64 CPU) into ``<cache>/torch_extensions/workbench_deform_conv_<key>`` (``<cache>`` is
+:func:`workbench.paths.cache_root`, ``$WORKBENCH_CACHE``), the key a hash of the source, the flags, the
+torch and the Python version, so a changed source or torch builds anew and an unchanged one loads the
+built module. While it builds, one line goes to stderr; if it cannot build (no compiler, no ninja, a
+compile error), one line says so, once per process, and :func:`extension` returns ``None`` (the caller
+uses the plain path).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+SOURCE = Path(__file__).with_name("csrc") / "deform_conv.cpp"
+_CFLAGS = ("-O3", "-fopenmp")
+_LDFLAGS = ("-fopenmp",)
+#: dtypes the kernel is compiled for
+DTYPES = (torch.float32, torch.float64)
+#: column buffer of one chunk of output rows (bytes); the backward holds two (columns and their gradient)
+_COLUMN_BUDGET_BYTES = 8 * 2**20
+
+
+def build_key() -> str:
+    """Hash of what the built module depends on: source, flags, torch and Python versions."""
+    h = hashlib.sha256(SOURCE.read_bytes())
+    h.update(repr((_CFLAGS, _LDFLAGS, torch.__version__, sys.version_info[:2], sys.platform)).encode())
+    return h.hexdigest()[:16]
+
+
+def build_directory() -> Path:
+    from workbench.paths import cache_root
+
+    return cache_root() / "torch_extensions" / f"workbench_deform_conv_{build_key()}"
+
+
+def _build() -> ModuleType:
+    """Compile (or load the already built) extension; raises on failure."""
+    from torch.utils import cpp_extension
+
+    name = f"workbench_deform_conv_{build_key()}"
+    build = build_directory()
+    build.mkdir(parents=True, exist_ok=True)
+    if not (build / f"{name}.so").exists():
+        print(f"workbench: compiling the native deformable convolution into {build} (once)", file=sys.stderr,
+              flush=True)
+    module = cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(build),
+                                extra_cflags=list(_CFLAGS), extra_ldflags=list(_LDFLAGS), verbose=False)
+    assert isinstance(module, ModuleType)
+    return module
+
+
+@functools.cache
+def extension() -> ModuleType | None:
+    """The compiled kernel module, or ``None`` (said once on stderr) when it cannot be built."""
+    try:
+        return _build()
+    except Exception as e:  # compiler/ninja missing, compile or link error, unwritable cache
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        print(f"workbench: the native deformable convolution could not be compiled ({type(e).__name__}: {first}); "
+              "using the plain PyTorch path", file=sys.stderr, flush=True)
+        return None
+
+
+def supports(*tensors: Tensor | None) -> bool:
+    """Whether the kernel handles these tensors: all on the CPU (not meta), one dtype of :data:`DTYPES`."""
+    ts = [t for t in tensors if t is not None]
+    dtype = ts[0].dtype
+    return dtype in DTYPES and all(t.device.type == "cpu" and t.dtype == dtype for t in ts)
+
+
+def _row_ranges(rows: int, bytes_per_row: int, budget: int) -> list[tuple[int, int]]:
+    step = max(1, min(rows, budget // max(1, bytes_per_row)))
+    return [(r, min(rows, r + step)) for r in range(0, rows, step)]
+
+
+def _geometry_args(geom: Any) -> tuple[int, ...]:
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geom.kernel, geom.stride, geom.padding, geom.dilation
+    return (kh, kw, sh, sw, ph, pw, dh, dw, geom.dg)
+
+
+class NativeDeformConv(torch.autograd.Function):
+    """DCNv2 with the C++ im2col / col2im kernels and PyTorch GEMMs, per chunk of output rows.
+
+    Same arguments as the plain ``_DeformConv`` (``x, offset, mask, weight, bias, geom, track``; ``offset``
+    and ``mask`` contiguous). Forward saves only its inputs; the backward recomputes each chunk's columns
+    for the weight gradient (cheaper than holding ``N·C_in·kh·kw·H_out·W_out`` values between the passes).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: Tensor, offset: Tensor, mask: Tensor | None, weight: Tensor, bias: Tensor | None,
+        geom: Any, track: bool,
+    ) -> Tensor:
+        ext = extension()
+        assert ext is not None
+        x = x.contiguous()
+        n, cin = x.shape[:2]
+        cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
+        wg = weight.reshape(groups, cout // groups, -1)
+        out = x.new_empty((n, cout, geom.ho * wo))
+        ranges = _row_ranges(geom.ho, n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
+        buf = x.new_empty(n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo)
+        args = _geometry_args(geom)
+        for r0, r1 in ranges:
+            p = (r1 - r0) * wo
+            col = buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+            ext.deform_im2col(x, offset, mask, col, r0, r1, *args)
+            torch.matmul(wg, col, out=out[..., r0 * wo:r1 * wo].view(n, groups, cout // groups, p))
+        if bias is not None:
+            out += bias.view(1, -1, 1)
+        ctx.geom, ctx.has_bias = geom, bias is not None
+        ctx.save_for_backward(x, offset, mask, weight)
+        return out.view(n, cout, geom.ho, wo)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        ext = extension()
+        assert ext is not None
+        x, offset, mask, weight = ctx.saved_tensors
+        geom = ctx.geom
+        need = ctx.needs_input_grad
+        n, cin = x.shape[:2]
+        cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
+        wg = weight.reshape(groups, cout // groups, -1)
+        wt = wg.transpose(-1, -2)
+        go = grad_out.contiguous().view(n, groups, cout // groups, geom.ho * wo)
+        g_x = torch.zeros_like(x) if need[0] else None
+        g_off = torch.empty_like(offset) if need[1] else None
+        g_mask = torch.empty_like(mask) if need[2] and mask is not None else None
+        g_w = torch.zeros_like(wg) if need[3] else None
+        sampling = need[0] or need[1] or need[2]
+        # two buffers per chunk in the backward: the same budget for both together
+        ranges = _row_ranges(geom.ho, 2 * n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
+        size = n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo
+        col_buf = x.new_empty(size) if g_w is not None else None
+        gcol_buf = x.new_empty(size) if sampling else None
+        args = _geometry_args(geom)
+        for r0, r1 in ranges:
+            p = (r1 - r0) * wo
+            go_c = go[..., r0 * wo:r1 * wo]
+            if g_w is not None and col_buf is not None:
+                col = col_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+                ext.deform_im2col(x, offset, mask, col, r0, r1, *args)
+                for b in range(n):
+                    g_w.baddbmm_(go_c[b], col[b].transpose(-1, -2))
+            if sampling and gcol_buf is not None:
+                g_col = gcol_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+                torch.matmul(wt, go_c, out=g_col)
+                ext.deform_col2im_grad(x, offset, mask, g_col, g_x, g_off, g_mask, r0, r1, *args)
+        g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
+        return (g_x, g_off, g_mask, g_w.view(weight.shape) if g_w is not None else None, g_b, None, None)
