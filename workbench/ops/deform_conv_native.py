@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 SOURCE = Path(__file__).with_name("csrc") / "deform_conv.cpp"
-_CFLAGS = ("-O3", "-fopenmp")
+_CFLAGS = ("-O3", "-fno-trapping-math", "-fopenmp")
 _LDFLAGS = ("-fopenmp",)
 #: dtypes the kernel is compiled for
 DTYPES = (torch.float32, torch.float64)
@@ -95,10 +95,18 @@ def _row_ranges(rows: int, bytes_per_row: int, budget: int) -> list[tuple[int, i
 
 def _geometry_args(geom: Any) -> tuple[int, ...]:
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geom.kernel, geom.stride, geom.padding, geom.dilation
-    return (kh, kw, sh, sw, ph, pw, dh, dw, geom.dg)
+    return (kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-class NativeDeformConv(torch.autograd.Function):
+def _channels_last(x: Tensor, dg: int) -> Tensor:
+    """``(N, C, H, W)`` → ``(N, dg, H + 2, W + 2, C/dg)`` with a zero border: the layout the kernels read."""
+    n, c, h, w = x.shape
+    out = x.new_zeros((n, dg, h + 2, w + 2, c // dg))
+    out[:, :, 1:-1, 1:-1].copy_(x.view(n, dg, c // dg, h, w).permute(0, 1, 3, 4, 2))
+    return out
+
+
+class _NativeDeformConv(torch.autograd.Function):
     """DCNv2 with the C++ im2col / col2im kernels and PyTorch GEMMs, per chunk of output rows.
 
     Same arguments as the plain ``_DeformConv`` (``x, offset, mask, weight, bias, geom, track``; ``offset``
@@ -113,8 +121,8 @@ class NativeDeformConv(torch.autograd.Function):
     ) -> Tensor:
         ext = extension()
         assert ext is not None
-        x = x.contiguous()
         n, cin = x.shape[:2]
+        x_cl = _channels_last(x, geom.dg)
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
         wg = weight.reshape(groups, cout // groups, -1)
         out = x.new_empty((n, cout, geom.ho * wo))
@@ -124,12 +132,12 @@ class NativeDeformConv(torch.autograd.Function):
         for r0, r1 in ranges:
             p = (r1 - r0) * wo
             col = buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
-            ext.deform_im2col(x, offset, mask, col, r0, r1, *args)
+            ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
             torch.matmul(wg, col, out=out[..., r0 * wo:r1 * wo].view(n, groups, cout // groups, p))
         if bias is not None:
             out += bias.view(1, -1, 1)
         ctx.geom, ctx.has_bias = geom, bias is not None
-        ctx.save_for_backward(x, offset, mask, weight)
+        ctx.save_for_backward(x_cl, offset, mask, weight)
         return out.view(n, cout, geom.ho, wo)
 
     @staticmethod
@@ -137,15 +145,16 @@ class NativeDeformConv(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         ext = extension()
         assert ext is not None
-        x, offset, mask, weight = ctx.saved_tensors
+        x_cl, offset, mask, weight = ctx.saved_tensors
         geom = ctx.geom
         need = ctx.needs_input_grad
-        n, cin = x.shape[:2]
+        n, cin = x_cl.shape[0], x_cl.shape[1] * x_cl.shape[4]
+        x = x_cl  # dtype and device
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
         wg = weight.reshape(groups, cout // groups, -1)
         wt = wg.transpose(-1, -2)
         go = grad_out.contiguous().view(n, groups, cout // groups, geom.ho * wo)
-        g_x = torch.zeros_like(x) if need[0] else None
+        g_x = torch.zeros_like(x_cl) if need[0] else None
         g_off = torch.empty_like(offset) if need[1] else None
         g_mask = torch.empty_like(mask) if need[2] and mask is not None else None
         g_w = torch.zeros_like(wg) if need[3] else None
@@ -161,12 +170,14 @@ class NativeDeformConv(torch.autograd.Function):
             go_c = go[..., r0 * wo:r1 * wo]
             if g_w is not None and col_buf is not None:
                 col = col_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
-                ext.deform_im2col(x, offset, mask, col, r0, r1, *args)
+                ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
                 for b in range(n):
                     g_w.baddbmm_(go_c[b], col[b].transpose(-1, -2))
             if sampling and gcol_buf is not None:
                 g_col = gcol_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
                 torch.matmul(wt, go_c, out=g_col)
-                ext.deform_col2im_grad(x, offset, mask, g_col, g_x, g_off, g_mask, r0, r1, *args)
+                ext.deform_col2im_grad(x_cl, offset, mask, g_col, g_x, g_off, g_mask, r0, r1, *args)
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
+        if g_x is not None:  # (N, dg, H + 2, W + 2, C/dg) → (N, C, H, W), the border dropped
+            g_x = g_x[:, :, 1:-1, 1:-1].permute(0, 1, 4, 2, 3).reshape(n, cin, geom.h, geom.w)
         return (g_x, g_off, g_mask, g_w.view(weight.shape) if g_w is not None else None, g_b, None, None)

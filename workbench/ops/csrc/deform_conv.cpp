@@ -4,28 +4,32 @@
 //     y(p) = sum_k w_k * x(p + p_k + dp_k) * m_k
 //
 // Layout and sampling rule: see workbench/ops/deform_conv.py (the same as torchvision.ops.deform_conv2d):
-//   input  (N, C, H, W); offset (N, 2*dg*kh*kw, Ho, Wo), channel 2*(g*kh*kw + k) = dy, the next one = dx;
-//   mask   (N, dg*kh*kw, Ho, Wo) or none (DCNv1, all ones); channel c belongs to group c / (C / dg).
+//   offset (N, 2*dg*kh*kw, Ho, Wo), channel 2*(g*kh*kw + k) = dy, the next one = dx;
+//   mask   (N, dg*kh*kw, Ho, Wo) or none (DCNv1, all ones); input channel c belongs to group c / (C / dg).
 //   A sample at (y, x) is bilinear over the four neighbours (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1)
 //   with y0 = floor(y), x0 = floor(x); a neighbour outside the frame contributes 0, so a sample with
 //   y <= -1, y >= H, x <= -1 or x >= W (or a non-finite coordinate) is exactly 0, with zero gradients.
 //
-// Two kernels, both for output rows [r0, r1) of every image (the Python side chunks the rows):
+// The input is passed channels-last per deformable group and padded by one zero pixel on every side,
+// x_cl (N, dg, H+2, W+2, C/dg): the group's channels at one pixel are contiguous, so a sample reads four
+// short vectors and its bilinear weights are computed once for all of the group's channels, and a corner
+// outside the frame reads the zero border instead of being tested (a sample outside the frame gets weights
+// 0). Two kernels, both for output rows [r0, r1) of every image
+// (the Python side chunks the rows):
 //   deform_im2col: the masked column matrix col (N, C*kh*kw, (r1-r0)*Wo), row c*kh*kw + k, i.e. the
-//       (channel, tap) order of weight.view(C_out, -1); the bilinear weights of a (n, group, tap, pixel)
-//       are computed once and applied to every channel of the group.
+//       (channel, tap) order of weight.view(C_out, -1).
 //   deform_col2im_grad: from the column gradient g_col (same layout) the input gradient (accumulated into
-//       g_x, the four corners scattered), the offset gradient (derivative of the bilinear weights w.r.t. y
-//       and x, summed over the group's channels, times the mask) and the mask gradient (sum over the
-//       group's channels of g_col times the unmasked sample), written into rows [r0, r1) of g_off/g_mask.
-//       Work is split over (image, deformable group, block of the group's channels): no two tasks write the
-//       same element of g_x, and blocks of one group add partial offset/mask gradients afterwards.
+//       g_x_cl, laid out as x_cl, border included; the four corners scattered), the offset gradient (derivative of the
+//       bilinear weights w.r.t. y and x, summed over the group's channels, times the mask) and the mask
+//       gradient (sum over the group's channels of g_col times the unmasked sample), written into rows
+//       [r0, r1) of g_off / g_mask. Work is split over (image, deformable group, block of the group's
+//       channels): no two tasks write the same element of g_x_cl, and the blocks of one group (only when
+//       N*dg is below the thread count) add their partial offset/mask gradients afterwards.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -33,72 +37,220 @@
 namespace {
 
 struct Geometry {
-  int64_t n, c, h, w, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, dg;
+  int64_t n, dg, h, w, cpg, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw;
   int64_t taps() const { return kh * kw; }
-  int64_t cpg() const { return c / dg; }  // channels per deformable group
+  int64_t c() const { return dg * cpg; }
+  int64_t pw2() const { return w + 2; }                       // padded row length (pixels)
+  int64_t plane() const { return (h + 2) * (w + 2) * cpg; }  // one group's padded plane (elements)
 };
 
-// Corner indices (into one H*W plane) and bilinear weights of the samples of one output row segment.
-// Corners outside the frame get weight 0 and index 0 (never read with a non-zero weight; the value at
-// index 0 is multiplied by 0, so a non-finite input there would leak - inputs are assumed finite).
+// The bilinear samples of one output row of one tap: per pixel the element offset of the top-left corner
+// in the group's padded plane and the four corner weights (hy*hx, hy*lx, ly*hx, ly*lx; all 0 for a sample
+// outside the frame, whose corner offset is then 0, a border pixel), and the fractional parts ly, lx.
+// Written by plain branch-free loops over the row, which the compiler vectorises.
 template <typename scalar_t>
 struct RowSamples {
-  std::vector<int64_t> idx[4];
-  std::vector<scalar_t> wt[4];
-  std::vector<scalar_t> ly, lx;     // fractional parts (for the offset gradient)
-  std::vector<uint8_t> valid[4];    // corner inside the frame
-  explicit RowSamples(int64_t wo) : ly(wo), lx(wo) {
-    for (int q = 0; q < 4; ++q) {
-      idx[q].resize(wo);
-      wt[q].resize(wo);
-      valid[q].resize(wo);
-    }
-  }
+  std::vector<int32_t> base;
+  std::vector<scalar_t> w0, w1, w2, w3, ly, lx;
+  explicit RowSamples(int64_t wo) : base(wo), w0(wo), w1(wo), w2(wo), w3(wo), ly(wo), lx(wo) {}
 };
 
-// Fill `rs` for output row oy, tap (i, j), from the offset planes (dy, dx) of that tap (rows of Wo).
 template <typename scalar_t>
-inline void row_samples(RowSamples<scalar_t>& rs, const Geometry& g, int64_t oy, int64_t i, int64_t j,
-                        const scalar_t* dy, const scalar_t* dx) {
-  const scalar_t base_y = static_cast<scalar_t>(oy * g.sh - g.ph + i * g.dh);
-  const scalar_t H = static_cast<scalar_t>(g.h), W = static_cast<scalar_t>(g.w);
-  for (int64_t ox = 0; ox < g.wo; ++ox) {
-    const scalar_t y = base_y + dy[ox];
-    const scalar_t x = static_cast<scalar_t>(ox * g.sw - g.pw + j * g.dw) + dx[ox];
-    if (!(y > scalar_t(-1) && y < H && x > scalar_t(-1) && x < W)) {  // also false for NaN
-      for (int q = 0; q < 4; ++q) {
-        rs.idx[q][ox] = 0;
-        rs.wt[q][ox] = 0;
-        rs.valid[q][ox] = 0;
-      }
-      rs.ly[ox] = 0;
-      rs.lx[ox] = 0;
-      continue;
-    }
-    const scalar_t fy = std::floor(y), fx = std::floor(x);
-    const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
-    const scalar_t ly = y - fy, lx = x - fx, hy = scalar_t(1) - ly, hx = scalar_t(1) - lx;
-    const bool vy0 = y0 >= 0, vy1 = y0 + 1 < g.h, vx0 = x0 >= 0, vx1 = x0 + 1 < g.w;
-    const bool v[4] = {vy0 && vx0, vy0 && vx1, vy1 && vx0, vy1 && vx1};
-    const int64_t id[4] = {y0 * g.w + x0, y0 * g.w + x0 + 1, (y0 + 1) * g.w + x0, (y0 + 1) * g.w + x0 + 1};
-    const scalar_t wq[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-    for (int q = 0; q < 4; ++q) {
-      rs.valid[q][ox] = v[q];
-      rs.idx[q][ox] = v[q] ? id[q] : 0;
-      rs.wt[q][ox] = v[q] ? wq[q] : scalar_t(0);
-    }
-    rs.ly[ox] = ly;
-    rs.lx[ox] = lx;
+inline void row_samples_impl(int32_t* __restrict base, scalar_t* __restrict w0, scalar_t* __restrict w1,
+                             scalar_t* __restrict w2, scalar_t* __restrict w3, scalar_t* __restrict lyp,
+                             scalar_t* __restrict lxp, const scalar_t* __restrict dy,
+                             const scalar_t* __restrict dx, scalar_t by, scalar_t bxf, scalar_t sw, scalar_t H,
+                             scalar_t W, int32_t pw2, int32_t cpg, int32_t wo) {
+  for (int32_t ox = 0; ox < wo; ++ox) {
+    scalar_t y = by + dy[ox];
+    scalar_t x = bxf + static_cast<scalar_t>(ox) * sw + dx[ox];
+    const bool in = (y > scalar_t(-1)) & (y < H) & (x > scalar_t(-1)) & (x < W);  // false for NaN
+    y = in ? y : scalar_t(0);
+    x = in ? x : scalar_t(0);
+    int32_t y0 = static_cast<int32_t>(y), x0 = static_cast<int32_t>(x);  // truncation; floor for y > -1:
+    y0 -= static_cast<scalar_t>(y0) > y ? 1 : 0;
+    x0 -= static_cast<scalar_t>(x0) > x ? 1 : 0;
+    const scalar_t ly = y - static_cast<scalar_t>(y0), lx = x - static_cast<scalar_t>(x0);
+    const scalar_t hy = scalar_t(1) - ly, hx = scalar_t(1) - lx;
+    const scalar_t keep = in ? scalar_t(1) : scalar_t(0);
+    // padded coordinates: pixel (y, x) of the frame is (y + 1, x + 1) of the padded plane
+    base[ox] = in ? ((y0 + 1) * pw2 + (x0 + 1)) * cpg : 0;
+    w0[ox] = keep * hy * hx;
+    w1[ox] = keep * hy * lx;
+    w2[ox] = keep * ly * hx;
+    w3[ox] = keep * ly * lx;
+    lyp[ox] = ly;
+    lxp[ox] = lx;
   }
 }
 
-Geometry make_geometry(const at::Tensor& x, const at::Tensor& offset, int64_t kh, int64_t kw, int64_t sh,
-                       int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t dg) {
-  TORCH_CHECK(x.dim() == 4 && offset.dim() == 4, "deform_conv native: input and offset must be 4-D");
-  Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), offset.size(2), offset.size(3),
-             kh, kw, sh, sw, ph, pw, dh, dw, dg};
-  TORCH_CHECK(dg > 0 && g.c % dg == 0, "deform_conv native: channels not divisible by deformable groups");
-  TORCH_CHECK(offset.size(0) == g.n && offset.size(1) == 2 * dg * kh * kw, "deform_conv native: offset shape");
+template <typename scalar_t>
+inline void row_samples(RowSamples<scalar_t>& rs, const Geometry& g, scalar_t by, int64_t bx, const scalar_t* dy,
+                        const scalar_t* dx) {
+  row_samples_impl(rs.base.data(), rs.w0.data(), rs.w1.data(), rs.w2.data(), rs.w3.data(), rs.ly.data(),
+                   rs.lx.data(), dy, dx, by, static_cast<scalar_t>(bx), static_cast<scalar_t>(g.sw),
+                   static_cast<scalar_t>(g.h), static_cast<scalar_t>(g.w), static_cast<int32_t>(g.pw2()),
+                   static_cast<int32_t>(g.cpg), static_cast<int32_t>(g.wo));
+}
+
+// CPG > 0: channels per group known at compile time (the channel loops unroll and vectorise); 0: g.cpg.
+// xp: padded channels-last input (N, dg, H+2, W+2, cpg) with a zero border.
+template <typename scalar_t, int CPG>
+void im2col_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, const scalar_t* mp, scalar_t* cp,
+                   int64_t r0, int64_t r1) {
+  const int64_t rows = r1 - r0, taps = g.taps(), plane = g.ho * g.wo, gplane = g.plane();
+  const int64_t cpg = CPG > 0 ? CPG : g.cpg, colrow = rows * g.wo, down = g.pw2() * cpg;
+  const int64_t tasks = g.n * g.dg * taps * rows;  // one task = (n, group, tap, output row)
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    RowSamples<scalar_t> rs(g.wo);
+    std::vector<scalar_t> vvec(cpg);
+    scalar_t vbuf[CPG > 0 ? CPG : 1];
+    scalar_t* v = CPG > 0 ? vbuf : vvec.data();
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r = t % rows, k = (t / rows) % taps, gi = (t / (rows * taps)) % g.dg;
+      const int64_t n = t / (rows * taps * g.dg), oy = r0 + r;
+      const int64_t ch = gi * taps + k;  // offset pair / mask channel
+      const scalar_t* dy = op + (n * 2 * g.dg * taps + 2 * ch) * plane + oy * g.wo;
+      row_samples(rs, g, static_cast<scalar_t>(oy * g.sh - g.ph + (k / g.kw) * g.dh), (k % g.kw) * g.dw - g.pw,
+                  dy, dy + plane);
+      if (mp != nullptr) {
+        const scalar_t* m = mp + (n * g.dg * taps + ch) * plane + oy * g.wo;
+        for (int64_t ox = 0; ox < g.wo; ++ox) {
+          rs.w0[ox] *= m[ox];
+          rs.w1[ox] *= m[ox];
+          rs.w2[ox] *= m[ox];
+          rs.w3[ox] *= m[ox];
+        }
+      }
+      const scalar_t* src = xp + (n * g.dg + gi) * gplane;
+      scalar_t* dst = cp + ((n * g.c() + gi * cpg) * taps + k) * colrow + r * g.wo;  // channel 0 of the group
+      for (int64_t ox = 0; ox < g.wo; ++ox) {
+        const scalar_t* p = src + rs.base[ox];
+        const scalar_t w0 = rs.w0[ox], w1 = rs.w1[ox], w2 = rs.w2[ox], w3 = rs.w3[ox];
+        for (int64_t c = 0; c < cpg; ++c)
+          v[c] = w0 * p[c] + w1 * p[cpg + c] + w2 * p[down + c] + w3 * p[down + cpg + c];
+        for (int64_t c = 0; c < cpg; ++c) dst[c * taps * colrow + ox] = v[c];
+      }
+    }
+  });
+}
+
+// blocks: channel blocks per group (1 when CPG > 0). gxp: padded like xp, accumulated (border included).
+template <typename scalar_t, int CPG>
+void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, const scalar_t* mp,
+                   const scalar_t* gp, scalar_t* gxp, scalar_t* gop, scalar_t* gmp, int64_t r0, int64_t r1,
+                   int64_t blocks) {
+  const int64_t rows = r1 - r0, taps = g.taps(), plane = g.ho * g.wo, gplane = g.plane();
+  const int64_t cpg = CPG > 0 ? CPG : g.cpg, colrow = rows * g.wo, down = g.pw2() * cpg;
+  const bool want_om = gop != nullptr || gmp != nullptr;
+  const int64_t per_block = (cpg + blocks - 1) / blocks;
+  // with several blocks, partial (gy, gx, gm) per block: (blocks, N, dg, taps, 3, rows*Wo)
+  const int64_t part_len = g.n * g.dg * taps * 3 * colrow;
+  std::vector<scalar_t> part(want_om && blocks > 1 ? static_cast<size_t>(blocks * part_len) : 0);
+  at::parallel_for(0, g.n * g.dg * blocks, 1, [&](int64_t begin, int64_t end) {
+    RowSamples<scalar_t> rs(g.wo);
+    std::vector<scalar_t> gvec(cpg);
+    scalar_t gbuf[CPG > 0 ? CPG : 1];
+    scalar_t* gc = CPG > 0 ? gbuf : gvec.data();
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t b = t % blocks, gi = (t / blocks) % g.dg, n = t / (blocks * g.dg);
+      const int64_t c0 = b * per_block, nc = CPG > 0 ? CPG : std::min(cpg, c0 + per_block) - c0;
+      const scalar_t* src = xp + (n * g.dg + gi) * gplane + c0;
+      scalar_t* gsrc = gxp != nullptr ? gxp + (n * g.dg + gi) * gplane + c0 : nullptr;
+      for (int64_t k = 0; k < taps; ++k) {
+        const int64_t ch = gi * taps + k;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t oy = r0 + r;
+          const scalar_t* dy = op + (n * 2 * g.dg * taps + 2 * ch) * plane + oy * g.wo;
+          row_samples(rs, g, static_cast<scalar_t>(oy * g.sh - g.ph + (k / g.kw) * g.dh),
+                      (k % g.kw) * g.dw - g.pw, dy, dy + plane);
+          const scalar_t* m = mp != nullptr ? mp + (n * g.dg * taps + ch) * plane + oy * g.wo : nullptr;
+          const scalar_t* gcol = gp + ((n * g.c() + gi * cpg + c0) * taps + k) * colrow + r * g.wo;
+          scalar_t *oy_out = nullptr, *ox_out = nullptr, *m_out = nullptr;
+          if (blocks > 1 && want_om) {
+            oy_out = part.data() + b * part_len + ((n * g.dg + gi) * taps + k) * 3 * colrow + r * g.wo;
+            ox_out = oy_out + colrow;
+            m_out = ox_out + colrow;
+          } else {
+            if (gop != nullptr) {
+              oy_out = gop + (n * 2 * g.dg * taps + 2 * ch) * plane + oy * g.wo;
+              ox_out = oy_out + plane;
+            }
+            if (gmp != nullptr) m_out = gmp + (n * g.dg * taps + ch) * plane + oy * g.wo;
+          }
+          for (int64_t ox = 0; ox < g.wo; ++ox) {
+            const scalar_t w0 = rs.w0[ox], w1 = rs.w1[ox], w2 = rs.w2[ox], w3 = rs.w3[ox];
+            const scalar_t mm = m != nullptr ? m[ox] : scalar_t(1);
+            for (int64_t c = 0; c < nc; ++c) gc[c] = gcol[c * taps * colrow + ox];
+            const int64_t at = rs.base[ox];
+            if (gsrc != nullptr) {
+              scalar_t* d = gsrc + at;
+              const scalar_t u0 = w0 * mm, u1 = w1 * mm, u2 = w2 * mm, u3 = w3 * mm;
+              for (int64_t c = 0; c < nc; ++c) {
+                d[c] += u0 * gc[c];
+                d[cpg + c] += u1 * gc[c];
+                d[down + c] += u2 * gc[c];
+                d[down + cpg + c] += u3 * gc[c];
+              }
+            }
+            if (want_om) {
+              const scalar_t* p = src + at;
+              scalar_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+              for (int64_t c = 0; c < nc; ++c) {
+                d0 += gc[c] * p[c];
+                d1 += gc[c] * p[cpg + c];
+                d2 += gc[c] * p[down + c];
+                d3 += gc[c] * p[down + cpg + c];
+              }
+              // a sample outside has weights 0 and reads the border (zeros): all three are 0
+              const scalar_t ly = rs.ly[ox], lx = rs.lx[ox], in = (w0 + w1 + w2 + w3) != scalar_t(0) ? 1 : 0;
+              const scalar_t fy = in * ((scalar_t(1) - lx) * (d2 - d0) + lx * (d3 - d1));
+              const scalar_t fx = in * ((scalar_t(1) - ly) * (d1 - d0) + ly * (d3 - d2));
+              const scalar_t fm = w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3;
+              if (oy_out != nullptr) {
+                // blocks > 1: partial sums, the mask applied in the reduction below
+                oy_out[ox] = blocks > 1 ? fy : mm * fy;
+                ox_out[ox] = blocks > 1 ? fx : mm * fx;
+              }
+              if (m_out != nullptr) m_out[ox] = fm;
+            }
+          }
+        }
+      }
+    }
+  });
+  if (!(want_om && blocks > 1)) return;
+  at::parallel_for(0, g.n * g.dg * taps, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / (g.dg * taps), ch = t % (g.dg * taps);
+      for (int64_t i = 0; i < colrow; ++i) {
+        scalar_t fy = 0, fx = 0, fm = 0;
+        for (int64_t b = 0; b < blocks; ++b) {
+          const scalar_t* a = part.data() + b * part_len + t * 3 * colrow;
+          fy += a[i];
+          fx += a[i + colrow];
+          fm += a[i + 2 * colrow];
+        }
+        const int64_t px = r0 * g.wo + i;
+        const scalar_t mm = mp != nullptr ? mp[(n * g.dg * taps + ch) * plane + px] : scalar_t(1);
+        if (gop != nullptr) {
+          gop[(n * 2 * g.dg * taps + 2 * ch) * plane + px] = mm * fy;
+          gop[(n * 2 * g.dg * taps + 2 * ch + 1) * plane + px] = mm * fx;
+        }
+        if (gmp != nullptr) gmp[(n * g.dg * taps + ch) * plane + px] = fm;
+      }
+    }
+  });
+}
+
+Geometry make_geometry(const at::Tensor& x_cl, const at::Tensor& offset, int64_t kh, int64_t kw, int64_t sh,
+                       int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+  TORCH_CHECK(x_cl.dim() == 5 && offset.dim() == 4 && x_cl.size(2) > 2 && x_cl.size(3) > 2,
+              "deform_conv native: input must be padded (N, dg, H+2, W+2, C/dg) and offset 4-D");
+  Geometry g{x_cl.size(0), x_cl.size(1), x_cl.size(2) - 2, x_cl.size(3) - 2, x_cl.size(4), offset.size(2),
+             offset.size(3), kh, kw, sh, sw, ph, pw, dh, dw};
+  TORCH_CHECK(g.plane() < (int64_t(1) << 31), "deform_conv native: a group's plane exceeds 2^31 elements");
+  TORCH_CHECK(offset.size(0) == g.n && offset.size(1) == 2 * g.dg * kh * kw, "deform_conv native: offset shape");
   return g;
 }
 
@@ -108,169 +260,98 @@ void check_tensor(const at::Tensor& t, const at::Tensor& like, const char* name)
   TORCH_CHECK(t.scalar_type() == like.scalar_type(), "deform_conv native: ", name, " has another dtype");
 }
 
+template <typename scalar_t>
+using Im2col = void (*)(const Geometry&, const scalar_t*, const scalar_t*, const scalar_t*, scalar_t*, int64_t,
+                        int64_t);
+template <typename scalar_t>
+using Col2im = void (*)(const Geometry&, const scalar_t*, const scalar_t*, const scalar_t*, const scalar_t*,
+                        scalar_t*, scalar_t*, scalar_t*, int64_t, int64_t, int64_t);
+
+template <typename scalar_t>
+Im2col<scalar_t> pick_im2col(int64_t cpg) {
+  switch (cpg) {
+    case 1: return im2col_kernel<scalar_t, 1>;
+    case 2: return im2col_kernel<scalar_t, 2>;
+    case 4: return im2col_kernel<scalar_t, 4>;
+    case 8: return im2col_kernel<scalar_t, 8>;
+    case 16: return im2col_kernel<scalar_t, 16>;
+    case 32: return im2col_kernel<scalar_t, 32>;
+    case 64: return im2col_kernel<scalar_t, 64>;
+    default: return im2col_kernel<scalar_t, 0>;
+  }
+}
+
+template <typename scalar_t>
+Col2im<scalar_t> pick_col2im(int64_t cpg) {
+  switch (cpg) {
+    case 1: return col2im_kernel<scalar_t, 1>;
+    case 2: return col2im_kernel<scalar_t, 2>;
+    case 4: return col2im_kernel<scalar_t, 4>;
+    case 8: return col2im_kernel<scalar_t, 8>;
+    case 16: return col2im_kernel<scalar_t, 16>;
+    case 32: return col2im_kernel<scalar_t, 32>;
+    case 64: return col2im_kernel<scalar_t, 64>;
+    default: return col2im_kernel<scalar_t, 0>;
+  }
+}
+
 }  // namespace
 
-// col: (N, C*taps, (r1-r0)*Wo), written entirely.
-void deform_im2col(const at::Tensor& x, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
+// x_cl: (N, dg, H+2, W+2, C/dg), zero border; col: (N, C*taps, (r1-r0)*Wo), written entirely.
+void deform_im2col(const at::Tensor& x_cl, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
                    at::Tensor& col, int64_t r0, int64_t r1, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                   int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t dg) {
-  const Geometry g = make_geometry(x, offset, kh, kw, sh, sw, ph, pw, dh, dw, dg);
-  check_tensor(x, x, "input");
-  check_tensor(offset, x, "offset");
-  check_tensor(col, x, "columns");
+                   int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+  const Geometry g = make_geometry(x_cl, offset, kh, kw, sh, sw, ph, pw, dh, dw);
+  check_tensor(x_cl, x_cl, "input");
+  check_tensor(offset, x_cl, "offset");
+  check_tensor(col, x_cl, "columns");
   const bool has_mask = mask.has_value() && mask->defined();
-  if (has_mask) check_tensor(*mask, x, "mask");
+  if (has_mask) check_tensor(*mask, x_cl, "mask");
   TORCH_CHECK(0 <= r0 && r0 < r1 && r1 <= g.ho, "deform_conv native: bad row range");
-  const int64_t rows = r1 - r0, taps = g.taps(), cpg = g.cpg(), hw = g.h * g.w, plane = g.ho * g.wo;
-  TORCH_CHECK(col.numel() == g.n * g.c * taps * rows * g.wo, "deform_conv native: columns shape");
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "deform_im2col", [&] {
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    const scalar_t* op = offset.data_ptr<scalar_t>();
-    const scalar_t* mp = has_mask ? mask->data_ptr<scalar_t>() : nullptr;
-    scalar_t* cp = col.data_ptr<scalar_t>();
-    // one task = (n, group, tap, output row)
-    const int64_t tasks = g.n * g.dg * taps * rows;
-    at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
-      RowSamples<scalar_t> rs(g.wo);
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t r = t % rows, k = (t / rows) % taps, gi = (t / (rows * taps)) % g.dg;
-        const int64_t n = t / (rows * taps * g.dg), oy = r0 + r;
-        const int64_t ch = gi * taps + k;  // offset pair / mask channel
-        const scalar_t* dy = op + ((n * 2 * g.dg * taps + 2 * ch) * plane) + oy * g.wo;
-        const scalar_t* dx = dy + plane;
-        row_samples(rs, g, oy, k / g.kw, k % g.kw, dy, dx);
-        if (mp != nullptr) {
-          const scalar_t* m = mp + (n * g.dg * taps + ch) * plane + oy * g.wo;
-          for (int q = 0; q < 4; ++q)
-            for (int64_t ox = 0; ox < g.wo; ++ox) rs.wt[q][ox] *= m[ox];
-        }
-        const int64_t* i0 = rs.idx[0].data(); const int64_t* i1 = rs.idx[1].data();
-        const int64_t* i2 = rs.idx[2].data(); const int64_t* i3 = rs.idx[3].data();
-        const scalar_t* w0 = rs.wt[0].data(); const scalar_t* w1 = rs.wt[1].data();
-        const scalar_t* w2 = rs.wt[2].data(); const scalar_t* w3 = rs.wt[3].data();
-        for (int64_t cl = 0; cl < cpg; ++cl) {
-          const int64_t c = gi * cpg + cl;
-          const scalar_t* src = xp + (n * g.c + c) * hw;
-          scalar_t* dst = cp + ((n * g.c + c) * taps + k) * rows * g.wo + r * g.wo;
-          for (int64_t ox = 0; ox < g.wo; ++ox)
-            dst[ox] = w0[ox] * src[i0[ox]] + w1[ox] * src[i1[ox]] + w2[ox] * src[i2[ox]] + w3[ox] * src[i3[ox]];
-        }
-      }
-    });
+  TORCH_CHECK(col.numel() == g.n * g.c() * g.taps() * (r1 - r0) * g.wo, "deform_conv native: columns shape");
+  AT_DISPATCH_FLOATING_TYPES(x_cl.scalar_type(), "deform_im2col", [&] {
+    pick_im2col<scalar_t>(g.cpg)(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
+                                 has_mask ? mask->data_ptr<scalar_t>() : nullptr, col.data_ptr<scalar_t>(), r0, r1);
   });
 }
 
-// g_col: (N, C*taps, (r1-r0)*Wo). g_x (N, C, H, W) is accumulated into; rows [r0, r1) of g_off and g_mask
-// are overwritten. Any of the three outputs may be None (not wanted).
-void deform_col2im_grad(const at::Tensor& x, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
-                        const at::Tensor& g_col, const std::optional<at::Tensor>& g_x,
+// g_col: (N, C*taps, (r1-r0)*Wo). g_x_cl (laid out as x_cl) is accumulated into; rows [r0, r1) of g_off and
+// g_mask are overwritten. Any of the three outputs may be None (not wanted).
+void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
+                        const at::Tensor& g_col, const std::optional<at::Tensor>& g_x_cl,
                         const std::optional<at::Tensor>& g_off, const std::optional<at::Tensor>& g_mask,
                         int64_t r0, int64_t r1, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                        int64_t pw, int64_t dh, int64_t dw, int64_t dg) {
-  const Geometry g = make_geometry(x, offset, kh, kw, sh, sw, ph, pw, dh, dw, dg);
-  check_tensor(x, x, "input");
-  check_tensor(offset, x, "offset");
-  check_tensor(g_col, x, "column gradient");
+                        int64_t pw, int64_t dh, int64_t dw) {
+  const Geometry g = make_geometry(x_cl, offset, kh, kw, sh, sw, ph, pw, dh, dw);
+  check_tensor(x_cl, x_cl, "input");
+  check_tensor(offset, x_cl, "offset");
+  check_tensor(g_col, x_cl, "column gradient");
   const bool has_mask = mask.has_value() && mask->defined();
-  if (has_mask) check_tensor(*mask, x, "mask");
-  const bool want_x = g_x.has_value() && g_x->defined();
+  if (has_mask) check_tensor(*mask, x_cl, "mask");
+  const bool want_x = g_x_cl.has_value() && g_x_cl->defined();
   const bool want_off = g_off.has_value() && g_off->defined();
   const bool want_mask = g_mask.has_value() && g_mask->defined();
-  if (want_x) check_tensor(*g_x, x, "input gradient");
-  if (want_off) check_tensor(*g_off, x, "offset gradient");
-  if (want_mask) check_tensor(*g_mask, x, "mask gradient");
-  TORCH_CHECK(!want_mask || has_mask, "deform_conv native: mask gradient without a mask");
+  if (want_x) check_tensor(*g_x_cl, x_cl, "input gradient");
+  if (want_x) TORCH_CHECK(g_x_cl->sizes() == x_cl.sizes(), "deform_conv native: input gradient shape");
+  if (want_off) check_tensor(*g_off, x_cl, "offset gradient");
+  if (want_off) TORCH_CHECK(g_off->sizes() == offset.sizes(), "deform_conv native: offset gradient shape");
+  if (want_mask) check_tensor(*g_mask, x_cl, "mask gradient");
+  if (want_mask) TORCH_CHECK(has_mask && g_mask->sizes() == mask->sizes(), "deform_conv native: mask gradient");
   TORCH_CHECK(0 <= r0 && r0 < r1 && r1 <= g.ho, "deform_conv native: bad row range");
-  const int64_t rows = r1 - r0, taps = g.taps(), cpg = g.cpg(), hw = g.h * g.w, plane = g.ho * g.wo;
-  TORCH_CHECK(g_col.numel() == g.n * g.c * taps * rows * g.wo, "deform_conv native: column gradient shape");
+  TORCH_CHECK(g_col.numel() == g.n * g.c() * g.taps() * (r1 - r0) * g.wo,
+              "deform_conv native: column gradient shape");
   if (!want_x && !want_off && !want_mask) return;
-  const bool want_om = want_off || want_mask;
-  // channel blocks per group: enough tasks for every thread when N*dg is small
-  const int64_t threads = at::get_num_threads();
+  // channel blocks per group: enough tasks for every thread when N*dg is small and g_x is wanted
+  const int64_t threads = at::get_num_threads(), groups = g.n * g.dg;
   int64_t blocks = 1;
-  if (want_x && g.n * g.dg < threads) blocks = std::min<int64_t>(cpg, (threads + g.n * g.dg - 1) / (g.n * g.dg));
-  const int64_t per_block = (cpg + blocks - 1) / blocks;
-  blocks = (cpg + per_block - 1) / per_block;
-  // partial offset/mask gradients per block: (blocks, N, dg, taps, 3, rows, Wo) = (gy, gx, gm)
-  const int64_t part_len = g.n * g.dg * taps * 3 * rows * g.wo;
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "deform_col2im_grad", [&] {
-    std::vector<scalar_t> part(want_om ? static_cast<size_t>(blocks * part_len) : 0);
-    const scalar_t* xp = x.data_ptr<scalar_t>();
-    const scalar_t* op = offset.data_ptr<scalar_t>();
-    const scalar_t* mp = has_mask ? mask->data_ptr<scalar_t>() : nullptr;
-    const scalar_t* gp = g_col.data_ptr<scalar_t>();
-    scalar_t* gxp = want_x ? g_x->data_ptr<scalar_t>() : nullptr;
-    const int64_t tasks = g.n * g.dg * blocks;
-    at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
-      RowSamples<scalar_t> rs(g.wo);
-      std::vector<scalar_t> mw(g.wo);
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t b = t % blocks, gi = (t / blocks) % g.dg, n = t / (blocks * g.dg);
-        const int64_t c_lo = gi * cpg + b * per_block, c_hi = std::min(gi * cpg + cpg, c_lo + per_block);
-        for (int64_t k = 0; k < taps; ++k) {
-          const int64_t ch = gi * taps + k;
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t oy = r0 + r;
-            const scalar_t* dy = op + ((n * 2 * g.dg * taps + 2 * ch) * plane) + oy * g.wo;
-            row_samples(rs, g, oy, k / g.kw, k % g.kw, dy, dy + plane);
-            const scalar_t* m = mp != nullptr ? mp + (n * g.dg * taps + ch) * plane + oy * g.wo : nullptr;
-            for (int64_t ox = 0; ox < g.wo; ++ox) mw[ox] = m != nullptr ? m[ox] : scalar_t(1);
-            scalar_t* acc = want_om ? part.data() + b * part_len + (((n * g.dg + gi) * taps + k) * 3 * rows + r) * g.wo
-                                    : nullptr;  // gy at acc, gx at acc + rows*Wo, gm at acc + 2*rows*Wo
-            if (acc != nullptr)
-              for (int64_t ox = 0; ox < g.wo; ++ox) acc[ox] = acc[ox + rows * g.wo] = acc[ox + 2 * rows * g.wo] = 0;
-            for (int64_t c = c_lo; c < c_hi; ++c) {
-              const scalar_t* src = xp + (n * g.c + c) * hw;
-              const scalar_t* gc = gp + ((n * g.c + c) * taps + k) * rows * g.wo + r * g.wo;
-              if (gxp != nullptr) {
-                scalar_t* dst = gxp + (n * g.c + c) * hw;
-                for (int64_t ox = 0; ox < g.wo; ++ox) {
-                  const scalar_t v = gc[ox] * mw[ox];
-                  for (int q = 0; q < 4; ++q) dst[rs.idx[q][ox]] += v * rs.wt[q][ox];
-                }
-              }
-              if (acc != nullptr) {
-                for (int64_t ox = 0; ox < g.wo; ++ox) {
-                  scalar_t v[4];
-                  for (int q = 0; q < 4; ++q) v[q] = rs.valid[q][ox] ? src[rs.idx[q][ox]] : scalar_t(0);
-                  const scalar_t ly = rs.ly[ox], lx = rs.lx[ox];
-                  const scalar_t s = rs.wt[0][ox] * v[0] + rs.wt[1][ox] * v[1] + rs.wt[2][ox] * v[2] +
-                                     rs.wt[3][ox] * v[3];
-                  acc[ox] += gc[ox] * ((scalar_t(1) - lx) * (v[2] - v[0]) + lx * (v[3] - v[1]));
-                  acc[ox + rows * g.wo] += gc[ox] * ((scalar_t(1) - ly) * (v[1] - v[0]) + ly * (v[3] - v[2]));
-                  acc[ox + 2 * rows * g.wo] += gc[ox] * s;
-                }
-              }
-            }
-          }
-        }
-      }
-    });
-    if (!want_om) return;
-    // sum the blocks' partials; write rows [r0, r1): offset = mask * (gy, gx), mask = gm
-    scalar_t* gop = want_off ? g_off->data_ptr<scalar_t>() : nullptr;
-    scalar_t* gmp = want_mask ? g_mask->data_ptr<scalar_t>() : nullptr;
-    at::parallel_for(0, g.n * g.dg * taps, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / (g.dg * taps), ch = t % (g.dg * taps);
-        for (int64_t i = 0; i < rows * g.wo; ++i) {
-          scalar_t gy = 0, gx = 0, gm = 0;
-          for (int64_t b = 0; b < blocks; ++b) {
-            const scalar_t* a = part.data() + b * part_len + t * 3 * rows * g.wo;
-            gy += a[i];
-            gx += a[i + rows * g.wo];
-            gm += a[i + 2 * rows * g.wo];
-          }
-          const int64_t at_px = r0 * g.wo + i;
-          const scalar_t m = mp != nullptr ? mp[(n * g.dg * taps + ch) * plane + at_px] : scalar_t(1);
-          if (gop != nullptr) {
-            gop[(n * 2 * g.dg * taps + 2 * ch) * plane + at_px] = m * gy;
-            gop[(n * 2 * g.dg * taps + 2 * ch + 1) * plane + at_px] = m * gx;
-          }
-          if (gmp != nullptr) gmp[(n * g.dg * taps + ch) * plane + at_px] = gm;
-        }
-      }
-    });
+  if (want_x && groups < threads) blocks = std::min<int64_t>(g.cpg, (threads + groups - 1) / groups);
+  blocks = (g.cpg + (g.cpg + blocks - 1) / blocks - 1) / ((g.cpg + blocks - 1) / blocks);
+  AT_DISPATCH_FLOATING_TYPES(x_cl.scalar_type(), "deform_col2im_grad", [&] {
+    (blocks > 1 ? col2im_kernel<scalar_t, 0> : pick_col2im<scalar_t>(g.cpg))(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
+                                 has_mask ? mask->data_ptr<scalar_t>() : nullptr, g_col.data_ptr<scalar_t>(),
+                                 want_x ? g_x_cl->data_ptr<scalar_t>() : nullptr,
+                                 want_off ? g_off->data_ptr<scalar_t>() : nullptr,
+                                 want_mask ? g_mask->data_ptr<scalar_t>() : nullptr, r0, r1, blocks);
   });
 }
 
