@@ -38,6 +38,9 @@ _LDFLAGS = ("-fopenmp",)
 DTYPES = (torch.float32, torch.float64)
 #: column buffer of one chunk of output rows (bytes); the backward holds two (columns and their gradient)
 _COLUMN_BUDGET_BYTES = 8 * 2**20
+#: the forward keeps all columns for the weight gradient when they take at most this (bytes), instead of
+#: the backward recomputing them
+_SAVED_COLUMNS_BYTES = 256 * 2**20
 
 
 def build_key() -> str:
@@ -110,8 +113,9 @@ class _NativeDeformConv(torch.autograd.Function):
     """DCNv2 with the C++ im2col / col2im kernels and PyTorch GEMMs, per chunk of output rows.
 
     Same arguments as the plain ``_DeformConv`` (``x, offset, mask, weight, bias, geom, track``; ``offset``
-    and ``mask`` contiguous). Forward saves only its inputs; the backward recomputes each chunk's columns
-    for the weight gradient (cheaper than holding ``N·C_in·kh·kw·H_out·W_out`` values between the passes).
+    and ``mask`` contiguous). Forward saves its inputs (the input as the kernels' padded channels-last copy)
+    and, when the weight needs a gradient and all columns ``N·C_in·kh·kw·H_out·W_out`` fit
+    :data:`_SAVED_COLUMNS_BYTES`, the columns of every chunk (else the backward recomputes them).
     """
 
     @staticmethod
@@ -122,22 +126,26 @@ class _NativeDeformConv(torch.autograd.Function):
         ext = extension()
         assert ext is not None
         n, cin = x.shape[:2]
-        x_cl = _channels_last(x, geom.dg)
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
+        x_cl = _channels_last(x, geom.dg)
         wg = weight.reshape(groups, cout // groups, -1)
         out = x.new_empty((n, cout, geom.ho * wo))
         ranges = _row_ranges(geom.ho, n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
-        buf = x.new_empty(n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo)
+        total = n * cin * taps * geom.ho * wo
+        keep = track and ctx.needs_input_grad[3] and total * x.element_size() <= _SAVED_COLUMNS_BYTES
+        # kept: one buffer of every chunk's columns, chunk after chunk; else one chunk's buffer, reused
+        buf = x.new_empty(total if keep else n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo)
         args = _geometry_args(geom)
         for r0, r1 in ranges:
             p = (r1 - r0) * wo
-            col = buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+            at = n * cin * taps * r0 * wo if keep else 0
+            col = buf[at:at + n * cin * taps * p].view(n, groups, cin // groups * taps, p)
             ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
             torch.matmul(wg, col, out=out[..., r0 * wo:r1 * wo].view(n, groups, cout // groups, p))
         if bias is not None:
             out += bias.view(1, -1, 1)
-        ctx.geom, ctx.has_bias = geom, bias is not None
-        ctx.save_for_backward(x_cl, offset, mask, weight)
+        ctx.geom, ctx.has_bias, ctx.ranges = geom, bias is not None, ranges
+        ctx.save_for_backward(x_cl, offset, mask, weight, buf if keep else None)
         return out.view(n, cout, geom.ho, wo)
 
     @staticmethod
@@ -145,11 +153,10 @@ class _NativeDeformConv(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         ext = extension()
         assert ext is not None
-        x_cl, offset, mask, weight = ctx.saved_tensors
+        x_cl, offset, mask, weight, kept = ctx.saved_tensors
         geom = ctx.geom
         need = ctx.needs_input_grad
         n, cin = x_cl.shape[0], x_cl.shape[1] * x_cl.shape[4]
-        x = x_cl  # dtype and device
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
         wg = weight.reshape(groups, cout // groups, -1)
         wt = wg.transpose(-1, -2)
@@ -159,18 +166,24 @@ class _NativeDeformConv(torch.autograd.Function):
         g_mask = torch.empty_like(mask) if need[2] and mask is not None else None
         g_w = torch.zeros_like(wg) if need[3] else None
         sampling = need[0] or need[1] or need[2]
-        # two buffers per chunk in the backward: the same budget for both together
-        ranges = _row_ranges(geom.ho, 2 * n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
+        # the forward's chunks when their columns were kept, else chunks for two buffers (columns, gradient)
+        ranges = ctx.ranges if kept is not None else _row_ranges(
+            geom.ho, 2 * n * cin * taps * wo * x_cl.element_size(), _COLUMN_BUDGET_BYTES)
         size = n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo
-        col_buf = x.new_empty(size) if g_w is not None else None
-        gcol_buf = x.new_empty(size) if sampling else None
+        col_buf = x_cl.new_empty(size) if g_w is not None and kept is None else None
+        gcol_buf = x_cl.new_empty(size) if sampling else None
         args = _geometry_args(geom)
         for r0, r1 in ranges:
             p = (r1 - r0) * wo
             go_c = go[..., r0 * wo:r1 * wo]
-            if g_w is not None and col_buf is not None:
-                col = col_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
-                ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
+            if g_w is not None:
+                if kept is not None:
+                    at = n * cin * taps * r0 * wo
+                    col = kept[at:at + n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+                else:
+                    assert col_buf is not None
+                    col = col_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
+                    ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
                 for b in range(n):
                     g_w.baddbmm_(go_c[b], col[b].transpose(-1, -2))
             if sampling and gcol_buf is not None:
