@@ -77,7 +77,7 @@ inline void row_samples_impl(const scalar_t* __restrict m, int32_t* __restrict b
     x0 -= static_cast<scalar_t>(x0) > x ? 1 : 0;
     const scalar_t ly = y - static_cast<scalar_t>(y0), lx = x - static_cast<scalar_t>(x0);
     const scalar_t hy = scalar_t(1) - ly, hx = scalar_t(1) - lx;
-    const scalar_t keep = in ? (MASK ? m[ox] : scalar_t(1)) : scalar_t(0);
+    const scalar_t keep = (in ? scalar_t(1) : scalar_t(0)) * (MASK ? m[ox] : scalar_t(1));  // unconditional load: vectorises
     // padded coordinates: pixel (y, x) of the frame is (y + 1, x + 1) of the padded plane
     base[ox] = in ? ((y0 + 1) * pw2 + (x0 + 1)) * cpg : 0;
     w0[ox] = keep * hy * hx;
