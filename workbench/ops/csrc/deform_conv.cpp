@@ -39,6 +39,11 @@
 #endif
 
 namespace {
+//: pixels ahead whose corners the vector loops prefetch
+constexpr int64_t kAhead = 16;
+}  // namespace
+
+namespace {
 
 struct Geometry {
   int64_t n, dg, h, w, cpg, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw;
@@ -48,8 +53,8 @@ struct Geometry {
   int64_t plane() const { return (h + 2) * (w + 2) * cpg; }  // one group's padded plane (elements)
 };
 
-// The bilinear samples of one output row of one tap: per pixel the element offset of the top-left corner
-// in the group's padded plane and the four corner weights (hy*hx, hy*lx, ly*hx, ly*lx; all 0 for a sample
+// The bilinear samples of one output row of one tap: per pixel the index of the top-left corner's pixel
+// in the group's padded plane (times C/dg: its element offset) and the four corner weights (hy*hx, hy*lx, ly*hx, ly*lx; all 0 for a sample
 // outside the frame, whose corner offset is then 0, a border pixel), and the fractional parts ly, lx.
 // Written by plain branch-free loops over the row, which the compiler vectorises.
 template <typename scalar_t>
@@ -65,21 +70,24 @@ inline void row_samples_impl(const scalar_t* __restrict m, int32_t* __restrict b
                              scalar_t* __restrict w2, scalar_t* __restrict w3, scalar_t* __restrict lyp,
                              scalar_t* __restrict lxp, const scalar_t* __restrict dy,
                              const scalar_t* __restrict dx, scalar_t by, scalar_t bxf, scalar_t sw, scalar_t H,
-                             scalar_t W, int32_t pw2, int32_t cpg, int32_t wo) {
+                             scalar_t W, int32_t pw2, int32_t wo) {
+  const scalar_t pw2f = static_cast<scalar_t>(pw2);
   for (int32_t ox = 0; ox < wo; ++ox) {
     scalar_t y = by + dy[ox];
     scalar_t x = bxf + static_cast<scalar_t>(ox) * sw + dx[ox];
     const bool in = (y > scalar_t(-1)) & (y < H) & (x > scalar_t(-1)) & (x < W);  // false for NaN
     y = in ? y : scalar_t(0);
     x = in ? x : scalar_t(0);
-    int32_t y0 = static_cast<int32_t>(y), x0 = static_cast<int32_t>(x);  // truncation; floor for y > -1:
-    y0 -= static_cast<scalar_t>(y0) > y ? 1 : 0;
-    x0 -= static_cast<scalar_t>(x0) > x ? 1 : 0;
-    const scalar_t ly = y - static_cast<scalar_t>(y0), lx = x - static_cast<scalar_t>(x0);
+    // floor for y > -1: truncation, minus one below zero (kept in floating point: no integer multiplies,
+    // which SSE2 lacks; the padded pixel index below is exact while (H+2)*(W+2) < 2^24)
+    scalar_t fy = static_cast<scalar_t>(static_cast<int32_t>(y)), fx = static_cast<scalar_t>(static_cast<int32_t>(x));
+    fy -= fy > y ? scalar_t(1) : scalar_t(0);
+    fx -= fx > x ? scalar_t(1) : scalar_t(0);
+    const scalar_t ly = y - fy, lx = x - fx;
     const scalar_t hy = scalar_t(1) - ly, hx = scalar_t(1) - lx;
     const scalar_t keep = (in ? scalar_t(1) : scalar_t(0)) * (MASK ? m[ox] : scalar_t(1));  // unconditional load: vectorises
     // padded coordinates: pixel (y, x) of the frame is (y + 1, x + 1) of the padded plane
-    base[ox] = in ? ((y0 + 1) * pw2 + (x0 + 1)) * cpg : 0;
+    base[ox] = in ? static_cast<int32_t>((fy + scalar_t(1)) * pw2f + (fx + scalar_t(1))) : 0;
     w0[ox] = keep * hy * hx;
     w1[ox] = keep * hy * lx;
     w2[ox] = keep * ly * hx;
@@ -96,7 +104,7 @@ inline void row_samples(RowSamples<scalar_t>& rs, const Geometry& g, scalar_t by
   (m != nullptr ? row_samples_impl<scalar_t, true> : row_samples_impl<scalar_t, false>)(m, rs.base.data(), rs.w0.data(), rs.w1.data(), rs.w2.data(), rs.w3.data(), rs.ly.data(),
                    rs.lx.data(), dy, dx, by, static_cast<scalar_t>(bx), static_cast<scalar_t>(g.sw),
                    static_cast<scalar_t>(g.h), static_cast<scalar_t>(g.w), static_cast<int32_t>(g.pw2()),
-                   static_cast<int32_t>(g.cpg), static_cast<int32_t>(g.wo));
+                   static_cast<int32_t>(g.wo));
 }
 
 // CPG > 0: channels per group known at compile time (the channel loops unroll and vectorise); 0: g.cpg.
@@ -128,10 +136,16 @@ void im2col_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
         // and one 4-pixel store per channel (instead of 16 scalar stores)
         const int64_t stride = taps * colrow;
         for (; ox + 4 <= g.wo; ox += 4) {
+          if (ox + 4 + kAhead <= g.wo) {  // the corner rows of the pixels kAhead on (L2 → L1)
+            for (int j = 0; j < 4; ++j) {
+              _mm_prefetch(reinterpret_cast<const char*>(src + rs.base[ox + kAhead + j] * CPG), _MM_HINT_T0);
+              _mm_prefetch(reinterpret_cast<const char*>(src + rs.base[ox + kAhead + j] * CPG + down), _MM_HINT_T0);
+            }
+          }
           for (int64_t c4 = 0; c4 < CPG; c4 += 4) {
             __m128 r[4];
             for (int j = 0; j < 4; ++j) {
-              const float* q = src + rs.base[ox + j] + c4;
+              const float* q = src + rs.base[ox + j] * CPG + c4;
               __m128 a = _mm_mul_ps(_mm_set1_ps(rs.w0[ox + j]), _mm_loadu_ps(q));
               a = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(rs.w1[ox + j]), _mm_loadu_ps(q + CPG)));
               a = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(rs.w2[ox + j]), _mm_loadu_ps(q + down)));
@@ -144,7 +158,7 @@ void im2col_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
       }
 #endif
       for (; ox < g.wo; ++ox) {
-        const scalar_t* p = src + rs.base[ox];
+        const scalar_t* p = src + rs.base[ox] * cpg;
         const scalar_t w0 = rs.w0[ox], w1 = rs.w1[ox], w2 = rs.w2[ox], w3 = rs.w3[ox];
         for (int64_t c = 0; c < cpg; ++c)
           v[c] = w0 * p[c] + w1 * p[cpg + c] + w2 * p[down + c] + w3 * p[down + cpg + c];
@@ -155,13 +169,14 @@ void im2col_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
 }
 
 // blocks: channel blocks per group (1 when CPG > 0). gxp: padded like xp, accumulated (border included).
+// colp: the masked columns (as im2col writes them), or nullptr.
 template <typename scalar_t, int CPG>
 void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, const scalar_t* mp,
-                   const scalar_t* gp, scalar_t* gxp, scalar_t* gop, scalar_t* gmp, int64_t r0, int64_t r1,
+                   const scalar_t* gp, scalar_t* colp, scalar_t* gxp, scalar_t* gop, scalar_t* gmp, int64_t r0, int64_t r1,
                    int64_t blocks) {
   const int64_t rows = r1 - r0, taps = g.taps(), plane = g.ho * g.wo, gplane = g.plane();
   const int64_t cpg = CPG > 0 ? CPG : g.cpg, colrow = rows * g.wo, down = g.pw2() * cpg;
-  const bool want_om = gop != nullptr || gmp != nullptr;
+  const bool want_om = gop != nullptr || gmp != nullptr, want_col = colp != nullptr;
   const int64_t per_block = (cpg + blocks - 1) / blocks;
   // with several blocks, partial (gy, gx, gm) per block: (blocks, N, dg, taps, 3, rows*Wo)
   const int64_t part_len = g.n * g.dg * taps * 3 * colrow;
@@ -185,6 +200,7 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
                       (k % g.kw) * g.dw - g.pw, dy, dy + plane);
           const scalar_t* m = mp != nullptr ? mp + (n * g.dg * taps + ch) * plane + oy * g.wo : nullptr;
           const scalar_t* gcol = gp + ((n * g.c() + gi * cpg + c0) * taps + k) * colrow + r * g.wo;
+          scalar_t* colo = want_col ? colp + (gcol - gp) : nullptr;
           scalar_t *oy_out = nullptr, *ox_out = nullptr, *m_out = nullptr;
           if (blocks > 1 && want_om) {
             oy_out = part.data() + b * part_len + ((n * g.dg + gi) * taps + k) * 3 * colrow + r * g.wo;
@@ -197,64 +213,91 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
             }
             if (gmp != nullptr) m_out = gmp + (n * g.dg * taps + ch) * plane + oy * g.wo;
           }
-          // offset / mask gradients of pixel ox from the four dot products d_q = sum_c g_col * corner q
-          auto finish = [&](int64_t ox, scalar_t d0, scalar_t d1, scalar_t d2, scalar_t d3) {
-            const scalar_t w0 = rs.w0[ox], w1 = rs.w1[ox], w2 = rs.w2[ox], w3 = rs.w3[ox];
+          // offset / mask gradients of pixel ox from the sums over the block's channels of g_col times
+          // S (the unmasked sample), Y (its derivative w.r.t. y) and X (w.r.t. x)
+          auto finish = [&](int64_t ox, scalar_t fm, scalar_t fy, scalar_t fx) {
             const scalar_t mm = m != nullptr ? m[ox] : scalar_t(1);
-            // a sample outside has weights 0 and reads the border (zeros): all three are 0
-            const scalar_t ly = rs.ly[ox], lx = rs.lx[ox], in = (w0 + w1 + w2 + w3) != scalar_t(0) ? 1 : 0;
-            const scalar_t fy = in * ((scalar_t(1) - lx) * (d2 - d0) + lx * (d3 - d1));
-            const scalar_t fx = in * ((scalar_t(1) - ly) * (d1 - d0) + ly * (d3 - d2));
-            const scalar_t fm = w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3;
+            // a sample outside has weights 0 (its fractional parts are those of a stand-in position)
+            const scalar_t in = (rs.w0[ox] + rs.w1[ox] + rs.w2[ox] + rs.w3[ox]) != scalar_t(0) ? 1 : 0;
             if (oy_out != nullptr) {
               // blocks > 1: partial sums, the mask applied in the reduction below
-              oy_out[ox] = blocks > 1 ? fy : mm * fy;
-              ox_out[ox] = blocks > 1 ? fx : mm * fx;
+              oy_out[ox] = blocks > 1 ? in * fy : in * mm * fy;
+              ox_out[ox] = blocks > 1 ? in * fx : in * mm * fx;
             }
             if (m_out != nullptr) m_out[ox] = fm;
           };
           int64_t ox = 0;
 #ifdef __SSE2__
           if constexpr (std::is_same_v<scalar_t, float> && CPG > 0 && CPG % 4 == 0) {
-            // four pixels at a time: the column gradient of 4 channels x 4 pixels read as rows and
-            // transposed; per pixel the corner updates are vectors of 4 channels, and the four dot products
-            // come out of a 4x4 transpose of the corner products
+            // four pixels at a time: the column gradient of 4 channels x 4 pixels is read as rows and
+            // transposed to one vector of channels per pixel; corner updates and products are such vectors,
+            // the columns are transposed back for their store, and the channel sums of g_col*S, g_col*Y,
+            // g_col*X come out of 4x4 transposes as vectors over the 4 pixels
             const int64_t stride = taps * colrow;
             for (; ox + 4 <= g.wo; ox += 4) {
-              __m128 dsum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-              for (int64_t c4 = 0; c4 < CPG; c4 += 4) {
-                __m128 gv[4];
-                for (int c = 0; c < 4; ++c) gv[c] = _mm_loadu_ps(gcol + (c4 + c) * stride + ox);
-                _MM_TRANSPOSE4_PS(gv[0], gv[1], gv[2], gv[3]);  // gv[j]: channels c4.. of pixel ox + j
+              __m128 aS[4], aY[4], aX[4];
+              for (int j = 0; j < 4; ++j) aS[j] = aY[j] = aX[j] = _mm_setzero_ps();
+              if (ox + 4 + kAhead <= g.wo) {  // the corner rows of the pixels kAhead on (L2 → L1)
                 for (int j = 0; j < 4; ++j) {
-                  const int64_t at = rs.base[ox + j] + c4;
+                  const int64_t at = rs.base[ox + kAhead + j] * CPG;
+                  _mm_prefetch(reinterpret_cast<const char*>(src + at), _MM_HINT_T0);
+                  _mm_prefetch(reinterpret_cast<const char*>(src + at + down), _MM_HINT_T0);
                   if (gsrc != nullptr) {
-                    const float mm = m != nullptr ? m[ox + j] : 1.0f;
-                    float* d = gsrc + at;
-                    const float u[4] = {rs.w0[ox + j] * mm, rs.w1[ox + j] * mm, rs.w2[ox + j] * mm,
-                                        rs.w3[ox + j] * mm};
-                    const int64_t off[4] = {0, CPG, down, down + CPG};
-                    for (int q = 0; q < 4; ++q)
-                      _mm_storeu_ps(d + off[q], _mm_add_ps(_mm_loadu_ps(d + off[q]),
-                                                           _mm_mul_ps(_mm_set1_ps(u[q]), gv[j])));
-                  }
-                  if (want_om) {
-                    const float* pp = src + at;
-                    __m128 t0 = _mm_mul_ps(gv[j], _mm_loadu_ps(pp));
-                    __m128 t1 = _mm_mul_ps(gv[j], _mm_loadu_ps(pp + CPG));
-                    __m128 t2 = _mm_mul_ps(gv[j], _mm_loadu_ps(pp + down));
-                    __m128 t3 = _mm_mul_ps(gv[j], _mm_loadu_ps(pp + down + CPG));
-                    _MM_TRANSPOSE4_PS(t0, t1, t2, t3);
-                    dsum[j] = _mm_add_ps(dsum[j], _mm_add_ps(_mm_add_ps(t0, t1), _mm_add_ps(t2, t3)));
+                    _mm_prefetch(reinterpret_cast<const char*>(gsrc + at), _MM_HINT_T0);
+                    _mm_prefetch(reinterpret_cast<const char*>(gsrc + at + down), _MM_HINT_T0);
                   }
                 }
               }
-              if (want_om) {
+              for (int64_t c4 = 0; c4 < CPG; c4 += 4) {
+                __m128 gv[4], cv[4];
+                for (int c = 0; c < 4; ++c) gv[c] = _mm_loadu_ps(gcol + (c4 + c) * stride + ox);
+                _MM_TRANSPOSE4_PS(gv[0], gv[1], gv[2], gv[3]);  // gv[j]: channels c4.. of pixel ox + j
                 for (int j = 0; j < 4; ++j) {
-                  float d[4];
-                  _mm_storeu_ps(d, dsum[j]);
-                  finish(ox + j, d[0], d[1], d[2], d[3]);
+                  const int64_t at = rs.base[ox + j] * CPG + c4;
+                  const float mm = m != nullptr ? m[ox + j] : 1.0f;
+                  const float* pp = src + at;
+                  const __m128 x0 = _mm_loadu_ps(pp), x1 = _mm_loadu_ps(pp + CPG);
+                  const __m128 x2 = _mm_loadu_ps(pp + down), x3 = _mm_loadu_ps(pp + down + CPG);
+                  const __m128 w0 = _mm_set1_ps(rs.w0[ox + j]), w1 = _mm_set1_ps(rs.w1[ox + j]);
+                  const __m128 w2 = _mm_set1_ps(rs.w2[ox + j]), w3 = _mm_set1_ps(rs.w3[ox + j]);
+                  if (want_col || want_om) {
+                    const __m128 sv = _mm_add_ps(_mm_add_ps(_mm_mul_ps(w0, x0), _mm_mul_ps(w1, x1)),
+                                                 _mm_add_ps(_mm_mul_ps(w2, x2), _mm_mul_ps(w3, x3)));
+                    cv[j] = _mm_mul_ps(sv, _mm_set1_ps(mm));
+                    aS[j] = _mm_add_ps(aS[j], _mm_mul_ps(gv[j], sv));
+                  }
+                  if (want_om) {
+                    const float ly = rs.ly[ox + j], lx = rs.lx[ox + j];
+                    const __m128 yv = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(1.0f - lx), _mm_sub_ps(x2, x0)),
+                                                 _mm_mul_ps(_mm_set1_ps(lx), _mm_sub_ps(x3, x1)));
+                    const __m128 xv = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(1.0f - ly), _mm_sub_ps(x1, x0)),
+                                                 _mm_mul_ps(_mm_set1_ps(ly), _mm_sub_ps(x3, x2)));
+                    aY[j] = _mm_add_ps(aY[j], _mm_mul_ps(gv[j], yv));
+                    aX[j] = _mm_add_ps(aX[j], _mm_mul_ps(gv[j], xv));
+                  }
+                  if (gsrc != nullptr) {
+                    float* d = gsrc + at;
+                    const __m128 gm = _mm_mul_ps(gv[j], _mm_set1_ps(mm));
+                    _mm_storeu_ps(d, _mm_add_ps(_mm_loadu_ps(d), _mm_mul_ps(w0, gm)));
+                    _mm_storeu_ps(d + CPG, _mm_add_ps(_mm_loadu_ps(d + CPG), _mm_mul_ps(w1, gm)));
+                    _mm_storeu_ps(d + down, _mm_add_ps(_mm_loadu_ps(d + down), _mm_mul_ps(w2, gm)));
+                    _mm_storeu_ps(d + down + CPG, _mm_add_ps(_mm_loadu_ps(d + down + CPG), _mm_mul_ps(w3, gm)));
+                  }
                 }
+                if (want_col) {
+                  _MM_TRANSPOSE4_PS(cv[0], cv[1], cv[2], cv[3]);
+                  for (int c = 0; c < 4; ++c) _mm_storeu_ps(colo + (c4 + c) * stride + ox, cv[c]);
+                }
+              }
+              if (want_om) {
+                _MM_TRANSPOSE4_PS(aS[0], aS[1], aS[2], aS[3]);
+                _MM_TRANSPOSE4_PS(aY[0], aY[1], aY[2], aY[3]);
+                _MM_TRANSPOSE4_PS(aX[0], aX[1], aX[2], aX[3]);
+                float fm[4], fy[4], fx[4];
+                _mm_storeu_ps(fm, _mm_add_ps(_mm_add_ps(aS[0], aS[1]), _mm_add_ps(aS[2], aS[3])));
+                _mm_storeu_ps(fy, _mm_add_ps(_mm_add_ps(aY[0], aY[1]), _mm_add_ps(aY[2], aY[3])));
+                _mm_storeu_ps(fx, _mm_add_ps(_mm_add_ps(aX[0], aX[1]), _mm_add_ps(aX[2], aX[3])));
+                for (int j = 0; j < 4; ++j) finish(ox + j, fm[j], fy[j], fx[j]);
               }
             }
           }
@@ -262,8 +305,9 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
           for (; ox < g.wo; ++ox) {
             const scalar_t w0 = rs.w0[ox], w1 = rs.w1[ox], w2 = rs.w2[ox], w3 = rs.w3[ox];
             const scalar_t mm = m != nullptr ? m[ox] : scalar_t(1);
+            const scalar_t ly = rs.ly[ox], lx = rs.lx[ox];
             for (int64_t c = 0; c < nc; ++c) gc[c] = gcol[c * taps * colrow + ox];
-            const int64_t at = rs.base[ox];
+            const int64_t at = rs.base[ox] * cpg;
             if (gsrc != nullptr) {
               scalar_t* d = gsrc + at;
               const scalar_t u0 = w0 * mm, u1 = w1 * mm, u2 = w2 * mm, u3 = w3 * mm;
@@ -274,16 +318,18 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
                 d[down + cpg + c] += u3 * gc[c];
               }
             }
-            if (want_om) {
+            if (want_om || want_col) {
               const scalar_t* p = src + at;
-              scalar_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+              scalar_t fm = 0, fy = 0, fx = 0;
               for (int64_t c = 0; c < nc; ++c) {
-                d0 += gc[c] * p[c];
-                d1 += gc[c] * p[cpg + c];
-                d2 += gc[c] * p[down + c];
-                d3 += gc[c] * p[down + cpg + c];
+                const scalar_t x0 = p[c], x1 = p[cpg + c], x2 = p[down + c], x3 = p[down + cpg + c];
+                const scalar_t sv = w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+                if (want_col) colo[c * taps * colrow + ox] = mm * sv;
+                fm += gc[c] * sv;
+                fy += gc[c] * ((scalar_t(1) - lx) * (x2 - x0) + lx * (x3 - x1));
+                fx += gc[c] * ((scalar_t(1) - ly) * (x1 - x0) + ly * (x3 - x2));
               }
-              finish(ox, d0, d1, d2, d3);
+              if (want_om) finish(ox, fm, fy, fx);
             }
           }
         }
@@ -320,7 +366,7 @@ Geometry make_geometry(const at::Tensor& x_cl, const at::Tensor& offset, int64_t
               "deform_conv native: input must be padded (N, dg, H+2, W+2, C/dg) and offset 4-D");
   Geometry g{x_cl.size(0), x_cl.size(1), x_cl.size(2) - 2, x_cl.size(3) - 2, x_cl.size(4), offset.size(2),
              offset.size(3), kh, kw, sh, sw, ph, pw, dh, dw};
-  TORCH_CHECK(g.plane() < (int64_t(1) << 31), "deform_conv native: a group's plane exceeds 2^31 elements");
+  TORCH_CHECK((g.h + 2) * (g.w + 2) < (int64_t(1) << 24), "deform_conv native: more than 2^24 padded pixels");
   TORCH_CHECK(offset.size(0) == g.n && offset.size(1) == 2 * g.dg * kh * kw, "deform_conv native: offset shape");
   return g;
 }
@@ -336,7 +382,7 @@ using Im2col = void (*)(const Geometry&, const scalar_t*, const scalar_t*, const
                         int64_t);
 template <typename scalar_t>
 using Col2im = void (*)(const Geometry&, const scalar_t*, const scalar_t*, const scalar_t*, const scalar_t*,
-                        scalar_t*, scalar_t*, scalar_t*, int64_t, int64_t, int64_t);
+                        scalar_t*, scalar_t*, scalar_t*, scalar_t*, int64_t, int64_t, int64_t);
 
 template <typename scalar_t>
 Im2col<scalar_t> pick_im2col(int64_t cpg) {
@@ -386,10 +432,12 @@ void deform_im2col(const at::Tensor& x_cl, const at::Tensor& offset, const std::
   });
 }
 
-// g_col: (N, C*taps, (r1-r0)*Wo). g_x_cl (laid out as x_cl) is accumulated into; rows [r0, r1) of g_off and
-// g_mask are overwritten. Any of the three outputs may be None (not wanted).
+// g_col: (N, C*taps, (r1-r0)*Wo). col (same shape) receives the masked columns, as deform_im2col writes them
+// (for the weight gradient); g_x_cl (laid out as x_cl) is accumulated into; rows [r0, r1) of g_off and
+// g_mask are overwritten. Any of the four outputs may be None (not wanted).
 void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
-                        const at::Tensor& g_col, const std::optional<at::Tensor>& g_x_cl,
+                        const at::Tensor& g_col, const std::optional<at::Tensor>& col,
+                        const std::optional<at::Tensor>& g_x_cl,
                         const std::optional<at::Tensor>& g_off, const std::optional<at::Tensor>& g_mask,
                         int64_t r0, int64_t r1, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                         int64_t pw, int64_t dh, int64_t dw) {
@@ -399,6 +447,9 @@ void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const 
   check_tensor(g_col, x_cl, "column gradient");
   const bool has_mask = mask.has_value() && mask->defined();
   if (has_mask) check_tensor(*mask, x_cl, "mask");
+  const bool want_col = col.has_value() && col->defined();
+  if (want_col) check_tensor(*col, x_cl, "columns");
+  if (want_col) TORCH_CHECK(col->numel() == g_col.numel(), "deform_conv native: columns shape");
   const bool want_x = g_x_cl.has_value() && g_x_cl->defined();
   const bool want_off = g_off.has_value() && g_off->defined();
   const bool want_mask = g_mask.has_value() && g_mask->defined();
@@ -411,7 +462,7 @@ void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const 
   TORCH_CHECK(0 <= r0 && r0 < r1 && r1 <= g.ho, "deform_conv native: bad row range");
   TORCH_CHECK(g_col.numel() == g.n * g.c() * g.taps() * (r1 - r0) * g.wo,
               "deform_conv native: column gradient shape");
-  if (!want_x && !want_off && !want_mask) return;
+  if (!want_col && !want_x && !want_off && !want_mask) return;
   // channel blocks per group: enough tasks for every thread when N*dg is small and g_x is wanted
   const int64_t threads = at::get_num_threads(), groups = g.n * g.dg;
   int64_t blocks = 1;
@@ -420,7 +471,7 @@ void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const 
   AT_DISPATCH_FLOATING_TYPES(x_cl.scalar_type(), "deform_col2im_grad", [&] {
     (blocks > 1 ? col2im_kernel<scalar_t, 0> : pick_col2im<scalar_t>(g.cpg))(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
                                  has_mask ? mask->data_ptr<scalar_t>() : nullptr, g_col.data_ptr<scalar_t>(),
-                                 want_x ? g_x_cl->data_ptr<scalar_t>() : nullptr,
+                                 want_col ? col->data_ptr<scalar_t>() : nullptr, want_x ? g_x_cl->data_ptr<scalar_t>() : nullptr,
                                  want_off ? g_off->data_ptr<scalar_t>() : nullptr,
                                  want_mask ? g_mask->data_ptr<scalar_t>() : nullptr, r0, r1, blocks);
   });
@@ -430,5 +481,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Native CPU kernels of the modulated deformable convolution (workbench.ops.deform_conv_native)";
   m.def("deform_im2col", &deform_im2col, "masked deformable column matrix of output rows [r0, r1)");
   m.def("deform_col2im_grad", &deform_col2im_grad,
-        "input (accumulated), offset and mask gradients of output rows [r0, r1) from the column gradient");
+        "columns, input (accumulated), offset and mask gradients of output rows [r0, r1) from the column "
+        "gradient");
 }
