@@ -41,6 +41,17 @@
 namespace {
 //: pixels ahead whose corners the vector loops prefetch
 constexpr int64_t kAhead = 16;
+#ifdef __SSE2__
+// lane j of v in every lane
+inline __m128 lane(__m128 v, int j) {
+  switch (j) {
+    case 0: return _mm_shuffle_ps(v, v, _MM_SHUFFLE(0, 0, 0, 0));
+    case 1: return _mm_shuffle_ps(v, v, _MM_SHUFFLE(1, 1, 1, 1));
+    case 2: return _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 2, 2, 2));
+    default: return _mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 3, 3, 3));
+  }
+}
+#endif
 }  // namespace
 
 namespace {
@@ -234,6 +245,10 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
             // the columns are transposed back for their store, and the channel sums of g_col*S, g_col*Y,
             // g_col*X come out of 4x4 transposes as vectors over the 4 pixels
             const int64_t stride = taps * colrow;
+            // Per pixel, with t0 = x1 - x0, t1 = x3 - x2, top = x0 + lx*t0, bot = x2 + lx*t1 (x_q the
+            // corners' channel vectors): S = top + ly*(bot - top), dS/dy = bot - top, dS/dx = t0 + ly*(t1 - t0).
+            // A sample outside has ly = lx = 0 and reads the zero border, so S and both derivatives are 0;
+            // only its input-gradient scatter needs the in-frame flag.
             for (; ox + 4 <= g.wo; ox += 4) {
               __m128 aS[4], aY[4], aX[4];
               for (int j = 0; j < 4; ++j) aS[j] = aY[j] = aX[j] = _mm_setzero_ps();
@@ -248,40 +263,47 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
                   }
                 }
               }
+              const __m128 lyv = _mm_loadu_ps(rs.ly.data() + ox), lxv = _mm_loadu_ps(rs.lx.data() + ox);
+              const __m128 mv = m != nullptr ? _mm_loadu_ps(m + ox) : _mm_set1_ps(1.0f);
+              // masked, and 0 outside the frame (w0 + w1 + w2 + w3 is 1 inside, 0 outside)
+              const __m128 wsum = _mm_add_ps(_mm_add_ps(_mm_loadu_ps(rs.w0.data() + ox), _mm_loadu_ps(rs.w1.data() + ox)),
+                                             _mm_add_ps(_mm_loadu_ps(rs.w2.data() + ox), _mm_loadu_ps(rs.w3.data() + ox)));
+              const __m128 mkv = _mm_and_ps(mv, _mm_cmpneq_ps(wsum, _mm_setzero_ps()));
+              alignas(16) float mk[4];
+              _mm_store_ps(mk, mkv);
               for (int64_t c4 = 0; c4 < CPG; c4 += 4) {
                 __m128 gv[4], cv[4];
                 for (int c = 0; c < 4; ++c) gv[c] = _mm_loadu_ps(gcol + (c4 + c) * stride + ox);
                 _MM_TRANSPOSE4_PS(gv[0], gv[1], gv[2], gv[3]);  // gv[j]: channels c4.. of pixel ox + j
                 for (int j = 0; j < 4; ++j) {
                   const int64_t at = rs.base[ox + j] * CPG + c4;
-                  const float mm = m != nullptr ? m[ox + j] : 1.0f;
                   const float* pp = src + at;
-                  const __m128 x0 = _mm_loadu_ps(pp), x1 = _mm_loadu_ps(pp + CPG);
-                  const __m128 x2 = _mm_loadu_ps(pp + down), x3 = _mm_loadu_ps(pp + down + CPG);
-                  const __m128 w0 = _mm_set1_ps(rs.w0[ox + j]), w1 = _mm_set1_ps(rs.w1[ox + j]);
-                  const __m128 w2 = _mm_set1_ps(rs.w2[ox + j]), w3 = _mm_set1_ps(rs.w3[ox + j]);
+                  const __m128 ly = lane(lyv, j), lx = lane(lxv, j);
                   if (want_col || want_om) {
-                    const __m128 sv = _mm_add_ps(_mm_add_ps(_mm_mul_ps(w0, x0), _mm_mul_ps(w1, x1)),
-                                                 _mm_add_ps(_mm_mul_ps(w2, x2), _mm_mul_ps(w3, x3)));
-                    cv[j] = _mm_mul_ps(sv, _mm_set1_ps(mm));
+                    const __m128 x0 = _mm_loadu_ps(pp), x1 = _mm_loadu_ps(pp + CPG);
+                    const __m128 x2 = _mm_loadu_ps(pp + down), x3 = _mm_loadu_ps(pp + down + CPG);
+                    const __m128 t0 = _mm_sub_ps(x1, x0), t1 = _mm_sub_ps(x3, x2);
+                    const __m128 top = _mm_add_ps(x0, _mm_mul_ps(lx, t0)), bot = _mm_add_ps(x2, _mm_mul_ps(lx, t1));
+                    const __m128 dy = _mm_sub_ps(bot, top);
+                    const __m128 sv = _mm_add_ps(top, _mm_mul_ps(ly, dy));
+                    cv[j] = _mm_mul_ps(sv, lane(mv, j));
                     aS[j] = _mm_add_ps(aS[j], _mm_mul_ps(gv[j], sv));
-                  }
-                  if (want_om) {
-                    const float ly = rs.ly[ox + j], lx = rs.lx[ox + j];
-                    const __m128 yv = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(1.0f - lx), _mm_sub_ps(x2, x0)),
-                                                 _mm_mul_ps(_mm_set1_ps(lx), _mm_sub_ps(x3, x1)));
-                    const __m128 xv = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(1.0f - ly), _mm_sub_ps(x1, x0)),
-                                                 _mm_mul_ps(_mm_set1_ps(ly), _mm_sub_ps(x3, x2)));
-                    aY[j] = _mm_add_ps(aY[j], _mm_mul_ps(gv[j], yv));
-                    aX[j] = _mm_add_ps(aX[j], _mm_mul_ps(gv[j], xv));
+                    if (want_om) {
+                      const __m128 dx = _mm_add_ps(t0, _mm_mul_ps(ly, _mm_sub_ps(t1, t0)));
+                      aY[j] = _mm_add_ps(aY[j], _mm_mul_ps(gv[j], dy));
+                      aX[j] = _mm_add_ps(aX[j], _mm_mul_ps(gv[j], dx));
+                    }
                   }
                   if (gsrc != nullptr) {
+                    // corners: (1-ly)(1-lx), (1-ly)lx, ly(1-lx), ly*lx, times g_col * mask
                     float* d = gsrc + at;
-                    const __m128 gm = _mm_mul_ps(gv[j], _mm_set1_ps(mm));
-                    _mm_storeu_ps(d, _mm_add_ps(_mm_loadu_ps(d), _mm_mul_ps(w0, gm)));
-                    _mm_storeu_ps(d + CPG, _mm_add_ps(_mm_loadu_ps(d + CPG), _mm_mul_ps(w1, gm)));
-                    _mm_storeu_ps(d + down, _mm_add_ps(_mm_loadu_ps(d + down), _mm_mul_ps(w2, gm)));
-                    _mm_storeu_ps(d + down + CPG, _mm_add_ps(_mm_loadu_ps(d + down + CPG), _mm_mul_ps(w3, gm)));
+                    const __m128 gm = _mm_mul_ps(gv[j], _mm_set1_ps(mk[j]));
+                    const __m128 bq = _mm_mul_ps(gm, ly), aq = _mm_sub_ps(gm, bq);
+                    const __m128 a1 = _mm_mul_ps(aq, lx), b1 = _mm_mul_ps(bq, lx);
+                    _mm_storeu_ps(d, _mm_add_ps(_mm_loadu_ps(d), _mm_sub_ps(aq, a1)));
+                    _mm_storeu_ps(d + CPG, _mm_add_ps(_mm_loadu_ps(d + CPG), a1));
+                    _mm_storeu_ps(d + down, _mm_add_ps(_mm_loadu_ps(d + down), _mm_sub_ps(bq, b1)));
+                    _mm_storeu_ps(d + down + CPG, _mm_add_ps(_mm_loadu_ps(d + down + CPG), b1));
                   }
                 }
                 if (want_col) {
@@ -289,15 +311,18 @@ void col2im_kernel(const Geometry& g, const scalar_t* xp, const scalar_t* op, co
                   for (int c = 0; c < 4; ++c) _mm_storeu_ps(colo + (c4 + c) * stride + ox, cv[c]);
                 }
               }
-              if (want_om) {
+              if (want_om) {  // sums over the channels, as vectors over the 4 pixels
                 _MM_TRANSPOSE4_PS(aS[0], aS[1], aS[2], aS[3]);
                 _MM_TRANSPOSE4_PS(aY[0], aY[1], aY[2], aY[3]);
                 _MM_TRANSPOSE4_PS(aX[0], aX[1], aX[2], aX[3]);
-                float fm[4], fy[4], fx[4];
-                _mm_storeu_ps(fm, _mm_add_ps(_mm_add_ps(aS[0], aS[1]), _mm_add_ps(aS[2], aS[3])));
-                _mm_storeu_ps(fy, _mm_add_ps(_mm_add_ps(aY[0], aY[1]), _mm_add_ps(aY[2], aY[3])));
-                _mm_storeu_ps(fx, _mm_add_ps(_mm_add_ps(aX[0], aX[1]), _mm_add_ps(aX[2], aX[3])));
-                for (int j = 0; j < 4; ++j) finish(ox + j, fm[j], fy[j], fx[j]);
+                const __m128 fm = _mm_add_ps(_mm_add_ps(aS[0], aS[1]), _mm_add_ps(aS[2], aS[3]));
+                const __m128 fy = _mm_add_ps(_mm_add_ps(aY[0], aY[1]), _mm_add_ps(aY[2], aY[3]));
+                const __m128 fx = _mm_add_ps(_mm_add_ps(aX[0], aX[1]), _mm_add_ps(aX[2], aX[3]));
+                if (oy_out != nullptr) {  // one channel block here: the mask applies now
+                  _mm_storeu_ps(oy_out + ox, _mm_mul_ps(mkv, fy));
+                  _mm_storeu_ps(ox_out + ox, _mm_mul_ps(mkv, fx));
+                }
+                if (m_out != nullptr) _mm_storeu_ps(m_out + ox, fm);
               }
             }
           }
