@@ -133,11 +133,13 @@ def _requested(impl: str | None, use_torchvision: bool | None) -> str:
 
 def _native_handles(*tensors: Tensor | None) -> bool:
     """Whether the native kernel takes these tensors (CPU, float32/float64 — or anything under CPU autocast,
-    which runs the operator in float32) and builds."""
+    which runs the operator in float32 —, an input of fewer than 2^24 pixels) and builds."""
     ts = [t for t in tensors if t is not None]
     if not all(t.device.type == "cpu" for t in ts):
         return False
     if not (autocast_active("cpu") or _native.supports(*ts)):
+        return False
+    if not _native.fits(int(ts[0].shape[-2]), int(ts[0].shape[-1])):
         return False
     return native_available()
 

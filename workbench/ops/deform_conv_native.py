@@ -100,11 +100,17 @@ def _geometry_args(geom: Any) -> tuple[int, ...]:
 
 
 def _channels_last(x: Tensor, dg: int) -> Tensor:
-    """``(N, C, H, W)`` → ``(N, dg, H + 2, W + 2, C/dg)`` with a zero border: the layout the kernels read."""
+    """``(N, C, H, W)`` → ``(N, dg, H + 3, W + 3, C/dg)``, the frame at rows/columns ``1 … H`` / ``1 … W`` of a
+    zero border (one pixel before, two after): the layout the kernels read."""
     n, c, h, w = x.shape
-    out = x.new_zeros((n, dg, h + 2, w + 2, c // dg))
-    out[:, :, 1:-1, 1:-1].copy_(x.view(n, dg, c // dg, h, w).permute(0, 1, 3, 4, 2))
+    out = x.new_zeros((n, dg, h + 3, w + 3, c // dg))
+    out[:, :, 1:h + 1, 1:w + 1].copy_(x.view(n, dg, c // dg, h, w).permute(0, 1, 3, 4, 2))
     return out
+
+
+def fits(h: int, w: int) -> bool:
+    """Whether an ``h × w`` input fits the kernel's float pixel indices (``(H+3)·(W+3) < 2^24``)."""
+    return (h + 3) * (w + 3) < 2**24
 
 
 class _NativeDeformConv(torch.autograd.Function):
@@ -182,6 +188,6 @@ class _NativeDeformConv(torch.autograd.Function):
                 for b in range(n):
                     g_w.baddbmm_(go_c[b], col[b].transpose(-1, -2))
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
-        if g_x is not None:  # (N, dg, H + 2, W + 2, C/dg) → (N, C, H, W), the border dropped
-            g_x = g_x[:, :, 1:-1, 1:-1].permute(0, 1, 4, 2, 3).reshape(n, cin, geom.h, geom.w)
+        if g_x is not None:  # (N, dg, H + 3, W + 3, C/dg) → (N, C, H, W), the border dropped
+            g_x = g_x[:, :, 1:geom.h + 1, 1:geom.w + 1].permute(0, 1, 4, 2, 3).reshape(n, cin, geom.h, geom.w)
         return (g_x, g_off, g_mask, g_w.view(weight.shape) if g_w is not None else None, g_b, None, None)
