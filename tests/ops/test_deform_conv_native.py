@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_deform_conv import _inputs, _reference  # tests/ops is on sys.path (pytest rootdir insertion)
 
 from workbench.ops import deform_conv as dc_mod
 from workbench.ops import deform_conv_native as native
 from workbench.ops import modulated_deform_conv2d
-from test_deform_conv import _inputs, _reference  # tests/ops is on sys.path (pytest rootdir insertion)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,10 +5,10 @@ The deformable convolution is the plain-PyTorch path of
 the implementation it replaced (:mod:`workbench.ops.deform_conv_legacy`, ``impl="legacy"``), the native
 CPU kernel (:mod:`workbench.ops.deform_conv_native`, ``impl="native"``; refused when it cannot be built),
 current and legacy (``impl="both"``), all three (``impl="all"``; native left out, with the builder's
-one-line message, when it cannot be built), or another function (``deform_fn``); the regular one is ``F.conv2d`` with the same
-input, weight, bias and padding (``kernel // 2``, stride 1). Inputs are float32 by default: input
-``U(0, 1)``, offsets ``2·N(0, 1)`` pixels, masks ``U(0, 1)``, one deformable group per ``channels / groups``
-input channels.
+one-line message, when it cannot be built), or another function (``deform_fn``); the regular one is
+``F.conv2d`` with the same input, weight, bias and padding (``kernel // 2``, stride 1). Inputs are float32 by
+default: input ``U(0, 1)``, offsets ``2·N(0, 1)`` pixels, masks ``U(0, 1)``, one deformable group per
+``channels / groups`` input channels.
 
 Three figures per operator: *forward* (under ``torch.no_grad``), *forward + backward* (every input that
 the operator takes requires grad — input, offset, mask, weight and bias for the deformable one; input,
