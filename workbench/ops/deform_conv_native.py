@@ -21,8 +21,10 @@ uses the plain path).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -54,16 +56,32 @@ def build_directory() -> Path:
     return cache_root() / "torch_extensions" / f"workbench_deform_conv_{build_key()}"
 
 
-def _build() -> ModuleType:
-    """Compile (or load the already built) extension; raises on failure."""
-    from torch.utils import cpp_extension
+def _import(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
+
+def _build() -> ModuleType:
+    """Compile (or load the already built) extension; raises on failure.
+
+    A module already built under this key is imported directly (about 1.3 s faster than
+    ``cpp_extension.load``, which imports its build machinery and asks ninja whether it is up to date).
+    """
     name = f"workbench_deform_conv_{build_key()}"
     build = build_directory()
+    built = build / f"{name}.so"
+    if built.is_file():
+        with contextlib.suppress(ImportError, OSError):
+            return _import(name, built)
+    from torch.utils import cpp_extension
+
     build.mkdir(parents=True, exist_ok=True)
-    if not (build / f"{name}.so").exists():
-        print(f"workbench: compiling the native deformable convolution into {build} (once)", file=sys.stderr,
-              flush=True)
+    print(f"workbench: compiling the native deformable convolution into {build} (once)", file=sys.stderr,
+          flush=True)
     module = cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(build),
                                 extra_cflags=list(_CFLAGS), extra_ldflags=list(_LDFLAGS), verbose=False)
     assert isinstance(module, ModuleType)
