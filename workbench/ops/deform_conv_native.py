@@ -152,16 +152,12 @@ class _NativeDeformConv(torch.autograd.Function):
         n, cin = x.shape[:2]
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
         x_cl = _channels_last(x, geom.dg)
+        # one C++ call: per chunk of output rows (columns under the budget) the kernel's columns and a GEMM
         wg = weight.reshape(groups, cout // groups, -1)
         out = x.new_empty((n, cout, geom.ho * wo))
         ranges = _row_ranges(geom.ho, n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
-        buf = x.new_empty(n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo)
-        args = _geometry_args(geom)
-        for r0, r1 in ranges:
-            p = (r1 - r0) * wo
-            col = buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
-            ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
-            torch.matmul(wg, col, out=out[..., r0 * wo:r1 * wo].view(n, groups, cout // groups, p))
+        ext.deform_forward(x_cl, offset, mask, wg.contiguous(), out, ranges[0][1] - ranges[0][0],
+                           *_geometry_args(geom))
         if bias is not None:
             out += bias.view(1, -1, 1)
         ctx.geom, ctx.has_bias = geom, bias is not None

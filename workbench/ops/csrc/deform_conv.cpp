@@ -521,9 +521,51 @@ void deform_col2im_grad(const at::Tensor& x_cl, const at::Tensor& offset, const 
   });
 }
 
+// The whole forward without bias: out (N, C_out, Ho*Wo) = weight_g (groups, C_out/groups, C/groups*taps) times
+// the columns, chunk after chunk of `rows` output rows. One parallel region over the chunks: each thread
+// writes a chunk's columns into its own buffer (the kernel runs serially inside the region) and multiplies
+// them (single-threaded GEMM) into its rows of out, so threads meet once, not twice per chunk (which costs
+// much when other jobs share the cores).
+void deform_forward(const at::Tensor& x_cl, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
+                    const at::Tensor& weight_g, at::Tensor& out, int64_t rows, int64_t kh, int64_t kw, int64_t sh,
+                    int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+  const Geometry g = make_geometry(x_cl, offset, kh, kw, sh, sw, ph, pw, dh, dw);
+  check_tensor(x_cl, x_cl, "input");
+  check_tensor(offset, x_cl, "offset");
+  check_tensor(out, x_cl, "output");
+  check_tensor(weight_g, x_cl, "weight");
+  const bool has_mask = mask.has_value() && mask->defined();
+  if (has_mask) check_tensor(*mask, x_cl, "mask");
+  const int64_t groups = weight_g.size(0), opg = weight_g.size(1), kpg = weight_g.size(2);
+  TORCH_CHECK(weight_g.dim() == 3 && groups * kpg == g.c() * g.taps(), "deform_conv native: weight shape");
+  TORCH_CHECK(out.dim() == 3 && out.size(0) == g.n && out.size(1) == groups * opg && out.size(2) == g.ho * g.wo,
+              "deform_conv native: output shape");
+  TORCH_CHECK(rows > 0, "deform_conv native: rows per chunk");
+  const int64_t chunks = (g.ho + rows - 1) / rows;
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor col = at::empty({g.n * g.c() * g.taps() * std::min(rows, g.ho) * g.wo}, x_cl.options());
+    for (int64_t ci = begin; ci < end; ++ci) {
+      const int64_t r0 = ci * rows, r1 = std::min(g.ho, r0 + rows), p = (r1 - r0) * g.wo;
+      at::Tensor cv = col.narrow(0, 0, g.n * g.c() * g.taps() * p).view({g.n, groups, kpg, p});
+      AT_DISPATCH_FLOATING_TYPES(x_cl.scalar_type(), "deform_forward", [&] {
+        pick_im2col<scalar_t>(g.cpg)(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
+                                     has_mask ? mask->data_ptr<scalar_t>() : nullptr, cv.data_ptr<scalar_t>(), r0,
+                                     r1);
+      });
+      for (int64_t n = 0; n < g.n; ++n) {
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          at::Tensor o = out.select(0, n).narrow(0, gi * opg, opg).narrow(1, r0 * g.wo, p);
+          at::mm_out(o, weight_g.select(0, gi), cv.select(0, n).select(0, gi));
+        }
+      }
+    }
+  });
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Native CPU kernels of the modulated deformable convolution (workbench.ops.deform_conv_native)";
   m.def("deform_im2col", &deform_im2col, "masked deformable column matrix of output rows [r0, r1)");
+  m.def("deform_forward", &deform_forward, "output without bias, chunks of `rows` output rows in one parallel region");
   m.def("deform_col2im_grad", &deform_col2im_grad,
         "columns, input (accumulated), offset and mask gradients of output rows [r0, r1) from the column "
         "gradient");
