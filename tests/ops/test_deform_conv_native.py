@@ -91,6 +91,27 @@ def test_native_uses_its_function_and_chunks_rows(monkeypatch):
             torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_native_several_threads_and_chunks(monkeypatch, threads):
+    """One output row per chunk, chunks spread over several threads (the forward's parallel region runs
+    GEMMs on the pool's threads, with parameters that require grad)."""
+    monkeypatch.setattr(native, "_COLUMN_BUDGET_BYTES", 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x, offset, mask, weight, bias, st, pd, dl, groups, dg = _inputs(CASES[0], seed=17)
+        tensors = (x, offset, mask, weight, bias)
+        probe = torch.randn(2, 6, 5, 6, generator=torch.Generator().manual_seed(4), dtype=x.dtype)
+        ref, ref_g = _grads(lambda *t: _reference(*t, st, pd, dl, groups, dg), tensors, probe)
+        out, got = _grads(lambda *t: modulated_deform_conv2d(*t, st, pd, dl, groups, dg, impl="native"), tensors,
+                          probe)
+        torch.testing.assert_close(out, ref, rtol=0, atol=1e-10)
+        for name, a, b in zip(("input", "offset", "mask", "weight", "bias"), got, ref_g):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-9, msg=f"grad {name}")
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_native_channel_blocks_when_groups_are_fewer_than_threads(threads):
     """With N·dg below the thread count the input gradient is split over channel blocks of a group (and

@@ -542,7 +542,9 @@ void deform_forward(const at::Tensor& x_cl, const at::Tensor& offset, const std:
               "deform_conv native: output shape");
   TORCH_CHECK(rows > 0, "deform_conv native: rows per chunk");
   const int64_t chunks = (g.ho + rows - 1) / rows;
+  const at::Tensor w = weight_g.detach();  // the pool's threads do not share the caller's no-grad mode
   at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    at::NoGradGuard no_grad;
     at::Tensor col = at::empty({g.n * g.c() * g.taps() * std::min(rows, g.ho) * g.wo}, x_cl.options());
     for (int64_t ci = begin; ci < end; ++ci) {
       const int64_t r0 = ci * rows, r1 = std::min(g.ho, r0 + rows), p = (r1 - r0) * g.wo;
@@ -555,7 +557,7 @@ void deform_forward(const at::Tensor& x_cl, const at::Tensor& offset, const std:
       for (int64_t n = 0; n < g.n; ++n) {
         for (int64_t gi = 0; gi < groups; ++gi) {
           at::Tensor o = out.select(0, n).narrow(0, gi * opg, opg).narrow(1, r0 * g.wo, p);
-          at::mm_out(o, weight_g.select(0, gi), cv.select(0, n).select(0, gi));
+          at::mm_out(o, w.select(0, gi), cv.select(0, n).select(0, gi));
         }
       }
     }
