@@ -251,3 +251,29 @@ def test_native_float32_vector_path_matches_reference(case):
     torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-4)
     for name, a, b in zip(("input", "offset", "mask", "weight", "bias"), got, ref_g):
         torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4, msg=f"grad {name}")
+
+
+def test_per_chunk_kernel_splits_channels_over_threads_alike():
+    """``deform_col2im_grad`` (the per-chunk kernel) splits a group's channels over the threads when N·dg is
+    below their count (partial offset/mask gradients summed): the same gradients as on one thread."""
+    ext = native.extension()
+    gen = torch.Generator().manual_seed(18)
+    x = torch.randn(1, 6, 5, 7, generator=gen, dtype=torch.float64)
+    offset = 2 * torch.randn(1, 18, 5, 7, generator=gen, dtype=torch.float64)
+    mask = torch.rand(1, 9, 5, 7, generator=gen, dtype=torch.float64)
+    g_col = torch.randn(1, 54, 2 * 7, generator=gen, dtype=torch.float64)
+    x_cl = native._channels_last(x, 1)
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            col, g_x = torch.empty_like(g_col), torch.zeros_like(x_cl)
+            g_off, g_mask = torch.zeros_like(offset), torch.zeros_like(mask)
+            ext.deform_col2im_grad(x_cl, offset, mask, g_col, col, g_x, g_off, g_mask, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1)
+            results.append((col, g_x, g_off, g_mask))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert results[0][2][:, :, 1:3].abs().sum() > 0 and results[0][2][:, :, 3:].abs().sum() == 0

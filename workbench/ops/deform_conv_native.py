@@ -175,32 +175,15 @@ class _NativeDeformConv(torch.autograd.Function):
         n, cin = x_cl.shape[0], x_cl.shape[1] * x_cl.shape[4]
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
         wg = weight.reshape(groups, cout // groups, -1)
-        wt = wg.transpose(-1, -2)
-        go = grad_out.contiguous().view(n, groups, cout // groups, geom.ho * wo)
+        go = grad_out.contiguous()
         g_x = torch.zeros_like(x_cl) if need[0] else None
         g_off = torch.empty_like(offset) if need[1] else None
         g_mask = torch.empty_like(mask) if need[2] and mask is not None else None
         g_w = torch.zeros_like(wg) if need[3] else None
-        sampling = need[0] or need[1] or need[2]
         # two buffers per chunk (columns and their gradient) under one budget
         ranges = _row_ranges(geom.ho, 2 * n * cin * taps * wo * x_cl.element_size(), _COLUMN_BUDGET_BYTES)
-        size = n * cin * taps * (ranges[0][1] - ranges[0][0]) * wo
-        col_buf = x_cl.new_empty(size) if g_w is not None else None
-        gcol_buf = x_cl.new_empty(size) if sampling else None
-        args = _geometry_args(geom)
-        for r0, r1 in ranges:
-            p = (r1 - r0) * wo
-            go_c = go[..., r0 * wo:r1 * wo]
-            col = col_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p) if col_buf is not None else None
-            if gcol_buf is not None:
-                g_col = gcol_buf[:n * cin * taps * p].view(n, groups, cin // groups * taps, p)
-                torch.matmul(wt, go_c, out=g_col)
-                ext.deform_col2im_grad(x_cl, offset, mask, g_col, col, g_x, g_off, g_mask, r0, r1, *args)
-            elif col is not None:
-                ext.deform_im2col(x_cl, offset, mask, col, r0, r1, *args)
-            if g_w is not None and col is not None:
-                for b in range(n):
-                    g_w.baddbmm_(go_c[b], col[b].transpose(-1, -2))
+        ext.deform_backward(x_cl, offset, mask, wg.contiguous(), go.view(n, cout, -1), g_x, g_off, g_mask, g_w,
+                            ranges[0][1] - ranges[0][0], *_geometry_args(geom))
         g_b = grad_out.sum((0, 2, 3)) if ctx.has_bias and need[4] else None
         if g_x is not None:  # (N, dg, H + 3, W + 3, C/dg) → (N, C, H, W), the border dropped
             g_x = g_x[:, :, 1:geom.h + 1, 1:geom.w + 1].permute(0, 1, 4, 2, 3).reshape(n, cin, geom.h, geom.w)

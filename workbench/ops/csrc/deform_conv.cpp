@@ -564,10 +564,103 @@ void deform_forward(const at::Tensor& x_cl, const at::Tensor& offset, const std:
   });
 }
 
+// The whole backward but the bias gradient, in one parallel region over chunks of `rows` output rows, as
+// the forward: per chunk the column gradient (GEMM), one kernel pass (input/offset/mask gradients and the
+// columns) and the weight gradient (GEMM). Chunks write disjoint rows of g_off / g_mask; the input and weight
+// gradients are accumulated per thread (the caller's tensors for the first thread, zeroed copies for the
+// others) and summed at the end. g_x_cl (padded like x_cl) and g_w (like weight_g) must be zero on entry.
+void deform_backward(const at::Tensor& x_cl, const at::Tensor& offset, const std::optional<at::Tensor>& mask,
+                     const at::Tensor& weight_g, const at::Tensor& grad_out, const std::optional<at::Tensor>& g_x_cl,
+                     const std::optional<at::Tensor>& g_off, const std::optional<at::Tensor>& g_mask,
+                     const std::optional<at::Tensor>& g_w, int64_t rows, int64_t kh, int64_t kw, int64_t sh,
+                     int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+  const Geometry g = make_geometry(x_cl, offset, kh, kw, sh, sw, ph, pw, dh, dw);
+  check_tensor(x_cl, x_cl, "input");
+  check_tensor(offset, x_cl, "offset");
+  check_tensor(grad_out, x_cl, "output gradient");
+  check_tensor(weight_g, x_cl, "weight");
+  const bool has_mask = mask.has_value() && mask->defined();
+  if (has_mask) check_tensor(*mask, x_cl, "mask");
+  const bool want_x = g_x_cl.has_value() && g_x_cl->defined();
+  const bool want_off = g_off.has_value() && g_off->defined();
+  const bool want_mask = g_mask.has_value() && g_mask->defined();
+  const bool want_w = g_w.has_value() && g_w->defined();
+  if (want_x) check_tensor(*g_x_cl, x_cl, "input gradient");
+  if (want_x) TORCH_CHECK(g_x_cl->sizes() == x_cl.sizes(), "deform_conv native: input gradient shape");
+  if (want_off) check_tensor(*g_off, x_cl, "offset gradient");
+  if (want_off) TORCH_CHECK(g_off->sizes() == offset.sizes(), "deform_conv native: offset gradient shape");
+  if (want_mask) check_tensor(*g_mask, x_cl, "mask gradient");
+  if (want_mask) TORCH_CHECK(has_mask && g_mask->sizes() == mask->sizes(), "deform_conv native: mask gradient");
+  if (want_w) check_tensor(*g_w, x_cl, "weight gradient");
+  if (want_w) TORCH_CHECK(g_w->sizes() == weight_g.sizes(), "deform_conv native: weight gradient shape");
+  const int64_t groups = weight_g.size(0), opg = weight_g.size(1), kpg = weight_g.size(2);
+  TORCH_CHECK(weight_g.dim() == 3 && groups * kpg == g.c() * g.taps(), "deform_conv native: weight shape");
+  TORCH_CHECK(grad_out.dim() == 3 && grad_out.size(0) == g.n && grad_out.size(1) == groups * opg &&
+                  grad_out.size(2) == g.ho * g.wo, "deform_conv native: output gradient shape");
+  TORCH_CHECK(rows > 0, "deform_conv native: rows per chunk");
+  const bool sampling = want_x || want_off || want_mask;
+  if (!sampling && !want_w) return;
+  const int64_t chunks = (g.ho + rows - 1) / rows, threads = std::max<int64_t>(1, at::get_num_threads());
+  const at::Tensor w = weight_g.detach(), go = grad_out.detach();  // the pool's threads do not share no-grad
+  std::vector<at::Tensor> gx_acc(threads), gw_acc(threads);  // per thread; [0] are the outputs
+  if (want_x) gx_acc[0] = *g_x_cl;
+  if (want_w) gw_acc[0] = *g_w;
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    at::NoGradGuard no_grad;
+    const int64_t slot = std::min<int64_t>(threads - 1, at::get_thread_num());
+    if (want_x && !gx_acc[slot].defined()) gx_acc[slot] = at::zeros_like(*g_x_cl);
+    if (want_w && !gw_acc[slot].defined()) gw_acc[slot] = at::zeros_like(*g_w);
+    const int64_t size = g.n * g.c() * g.taps() * std::min(rows, g.ho) * g.wo;
+    at::Tensor col = want_w ? at::empty({size}, x_cl.options()) : at::Tensor();
+    at::Tensor gcol = sampling ? at::empty({size}, x_cl.options()) : at::Tensor();
+    for (int64_t ci = begin; ci < end; ++ci) {
+      const int64_t r0 = ci * rows, r1 = std::min(g.ho, r0 + rows), p = (r1 - r0) * g.wo;
+      const int64_t len = g.n * g.c() * g.taps() * p;
+      at::Tensor cv = want_w ? col.narrow(0, 0, len).view({g.n, groups, kpg, p}) : at::Tensor();
+      at::Tensor gv = sampling ? gcol.narrow(0, 0, len).view({g.n, groups, kpg, p}) : at::Tensor();
+      if (sampling) {
+        for (int64_t n = 0; n < g.n; ++n)
+          for (int64_t gi = 0; gi < groups; ++gi)
+          {
+            at::Tensor o = gv.select(0, n).select(0, gi);
+            at::mm_out(o, w.select(0, gi).t(), go.select(0, n).narrow(0, gi * opg, opg).narrow(1, r0 * g.wo, p));
+          }
+      }
+      AT_DISPATCH_FLOATING_TYPES(x_cl.scalar_type(), "deform_backward", [&] {
+        if (sampling) {
+          pick_col2im<scalar_t>(g.cpg)(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
+                                       has_mask ? mask->data_ptr<scalar_t>() : nullptr, gv.data_ptr<scalar_t>(),
+                                       want_w ? cv.data_ptr<scalar_t>() : nullptr,
+                                       want_x ? gx_acc[slot].data_ptr<scalar_t>() : nullptr,
+                                       want_off ? g_off->data_ptr<scalar_t>() : nullptr,
+                                       want_mask ? g_mask->data_ptr<scalar_t>() : nullptr, r0, r1, 1);
+        } else {
+          pick_im2col<scalar_t>(g.cpg)(g, x_cl.data_ptr<scalar_t>(), offset.data_ptr<scalar_t>(),
+                                       has_mask ? mask->data_ptr<scalar_t>() : nullptr, cv.data_ptr<scalar_t>(),
+                                       r0, r1);
+        }
+      });
+      if (want_w) {
+        for (int64_t n = 0; n < g.n; ++n)
+          for (int64_t gi = 0; gi < groups; ++gi)
+            gw_acc[slot].select(0, gi).addmm_(go.select(0, n).narrow(0, gi * opg, opg).narrow(1, r0 * g.wo, p),
+                                              cv.select(0, n).select(0, gi).t());
+      }
+    }
+  });
+  at::NoGradGuard no_grad;
+  for (int64_t t = 1; t < threads; ++t) {
+    if (want_x && gx_acc[t].defined()) gx_acc[0].add_(gx_acc[t]);
+    if (want_w && gw_acc[t].defined()) gw_acc[0].add_(gw_acc[t]);
+  }
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Native CPU kernels of the modulated deformable convolution (workbench.ops.deform_conv_native)";
   m.def("deform_im2col", &deform_im2col, "masked deformable column matrix of output rows [r0, r1)");
   m.def("deform_forward", &deform_forward, "output without bias, chunks of `rows` output rows in one parallel region");
+  m.def("deform_backward", &deform_backward,
+        "input (padded), offset, mask and weight gradients, chunks of `rows` output rows in one parallel region");
   m.def("deform_col2im_grad", &deform_col2im_grad,
         "columns, input (accumulated), offset and mask gradients of output rows [r0, r1) from the column "
         "gradient");
