@@ -1,4 +1,4 @@
-"""Modulated deformable convolution (DCNv2) in plain PyTorch.
+"""Modulated deformable convolution (DCNv2): plain PyTorch, a native CPU kernel, or torchvision's operator.
 
 Implements the operator of Zhu et al., "Deformable ConvNets v2: More Deformable, Better Results"
 (CVPR 2019), eq. (3): ``y(p) = Σ_k w_k · x(p + p_k + Δp_k) · Δm_k``, with the tensor layout and sampling
@@ -15,6 +15,14 @@ rule of ``torchvision.ops.deform_conv2d`` / mmcv ``modulated_deform_conv2d``:
 Sampling is bilinear with zeros outside the image: each of the four neighbouring pixels contributes only
 if it lies inside the frame (the corner rule of the torchvision/mmcv kernels), so a sample at
 ``y <= -1`` or ``y >= H`` (same for x) is exactly 0.
+
+Implementations (all compute this function; :func:`modulated_deform_conv2d` picks one): torchvision's
+compiled operator when it imports; else, for CPU float32/float64 tensors, the native kernel of
+:mod:`workbench.ops.deform_conv_native` (C++ written for this operator, compiled on first use into the
+workbench cache; if it cannot be compiled, one stderr line says so and the plain path runs); else the
+plain path below (other devices and dtypes, the meta device of the FLOP counter). ``impl=`` or
+``$WORKBENCH_DEFORM`` (``auto``, ``plain``, ``native``, ``torchvision``) force one; ``use_torchvision=``
+keeps its meaning (``True`` torchvision, ``False`` plain).
 
 The plain implementation (``_DeformConv``, an ``autograd.Function``) works on chunks of output rows whose
 column buffer stays under a budget: 8 MiB when no backward follows, 32 MiB when one does (the best of
@@ -38,15 +46,17 @@ compiled operator is importable it is used instead (``use_torchvision=None``, au
 function on every device. :mod:`workbench.ops.deform_conv_legacy` keeps the implementation this one
 replaced (whole-frame sampling, one 256 MiB chunk), for ``workbench bench deform --impl legacy``.
 
-Speed: see docs/complexity.md ("The deformable convolution on CPU") for the figures of
-``workbench bench deform``. In short, on this project's shared 2-core CPU at one thread the operator costs
-about 4× a regular 3×3 convolution of the same shape forward and 5–6× forward+backward, and the 3× goal of
-issue 13 is not reached with PyTorch's own kernels: ``grid_sample`` alone takes 2–2.5× the regular
-convolution's time (its bilinear gathers, four per channel and tap, dominate; with 16 deformable groups of
-4 channels nothing amortises them) and the GEMM over the columns about 1×; in the backward,
-``grid_sampler_2d_backward``'s scatter-add into the input gradient takes 3–4×. None of the alternatives
-measured beats them once its index and weight tensors are built (docs/complexity.md lists them); a
-compiled kernel (torchvision's, or one written for this operator) is what would.
+Speed (``OMP_NUM_THREADS=1 workbench bench deform --impl all``: 64→64 channels, 3×3, 16 deformable groups,
+N=1, 136×240, float32; time ÷ ``F.conv2d`` of the same shape, medians of 7 interleaved rounds, on this
+project's 2-core CPU shared with two training jobs): forward / forward+backward / backward 4.20× / 5.89× /
+6.46× for the plain path, 4.25× / 6.69× / 7.18× for the legacy one and **2.52× / 2.66× / 2.87× for the
+native kernel** (41.6 / 148.1 / 108.4 ms against 16.5 / 55.6 / 37.8 ms), so the 3× goal of issue 13 holds
+with it; at 2 threads 1.49× / 1.62× / 1.62× native (the regular convolution itself ran 2.6× slower than at
+one thread there: the cores were oversubscribed). The plain path cannot reach 3× with PyTorch's own
+kernels: ``grid_sample`` alone takes 2–2.5× the regular convolution's time (its bilinear gathers, four per
+channel and tap, dominate; with 16 deformable groups of 4 channels nothing amortises them) and the GEMM over
+the columns about 1×; in the backward, ``grid_sampler_2d_backward``'s scatter-add into the input gradient
+takes 3–4× (docs/complexity.md §7 lists the alternatives measured, and all figures).
 """
 
 from __future__ import annotations

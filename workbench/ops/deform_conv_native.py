@@ -1,22 +1,34 @@
 """Native CPU path of the modulated deformable convolution: a C++ kernel compiled on first use.
 
-The kernel (``workbench/ops/csrc/deform_conv.cpp``, written for this workbench from the DCNv2 formula) has
-two functions: ``deform_im2col`` writes the masked column matrix ``(N, C_in·kh·kw, rows·W_out)`` of a chunk
-of output rows in the (channel, tap) order of ``weight.view(C_out, -1)`` (bilinear weights computed once
-per image, deformable group, tap and output pixel, applied to the group's channels), and
-``deform_col2im_grad`` turns a chunk's column gradient into the input gradient (the four corners
-scattered; tasks own disjoint input channels, no atomics), the offset gradient and the mask gradient, and
-rewrites the chunk's columns on the way (the weight gradient's GEMM needs them). The
-GEMMs (output, column gradient, weight gradient) are PyTorch's (MKL). Layout, sampling rule and the
-function computed are those of :mod:`workbench.ops.deform_conv`.
+The source (``workbench/ops/csrc/deform_conv.cpp``, written for this workbench from the DCNv2 formula)
+reads the input as a channels-last copy per deformable group with a zero border, ``(N, dg, H+3, W+3, C/dg)``
+(:func:`_channels_last`), so that a sample's bilinear weights are computed once per image, group, tap and
+output pixel and applied to the group's channels as short vectors, and a corner outside the frame reads the
+border instead of being tested. Per chunk of output rows (columns under :data:`_COLUMN_BUDGET_BYTES`):
 
-Build: ``torch.utils.cpp_extension.load`` with ``-O3 -fopenmp`` (no ``-march=native``: the binary runs on
-any x86-64 CPU) into ``<cache>/torch_extensions/workbench_deform_conv_<key>`` (``<cache>`` is
-:func:`workbench.paths.cache_root`, ``$WORKBENCH_CACHE``), the key a hash of the source, the flags, the
-torch and the Python version, so a changed source or torch builds anew and an unchanged one loads the
-built module. While it builds, one line goes to stderr; if it cannot build (no compiler, no ninja, a
-compile error), one line says so, once per process, and :func:`extension` returns ``None`` (the caller
-uses the plain path).
+- ``deform_forward``: the masked column matrix ``(N, C_in·kh·kw, rows·W_out)`` in the (channel, tap) order
+  of ``weight.view(C_out, -1)`` (``deform_im2col``), then one GEMM per group into the output rows;
+- ``deform_backward``: the column gradient (GEMM), then one pass (``deform_col2im_grad``) that scatters
+  the four corners into the input gradient, reduces the offset gradient (the bilinear sample's derivative
+  w.r.t. y and x, summed over the group's channels, times the mask) and the mask gradient (sum over the
+  group's channels of g_col × the unmasked sample) and rewrites the chunk's columns, then the weight
+  gradient (GEMM).
+
+Each of the two runs as one parallel region over the chunks (``at::parallel_for``; kernel and a
+single-threaded MKL GEMM per thread): threads meet once per call, which matters on a CPU shared with other
+jobs. In the backward, chunks write disjoint rows of the offset/mask gradients; the input and weight
+gradients are accumulated per thread and summed, so no atomics are needed. float32 with 4k channels per
+group takes SSE2 paths (4 pixels at a time, 4×4 transposes); other cases a scalar loop; the sample rows are
+also compiled for AVX2 and chosen at run time. Layout, sampling rule and the function computed are those
+of :mod:`workbench.ops.deform_conv`.
+
+Build: ``torch.utils.cpp_extension.load`` with ``-O3 -fno-trapping-math -fopenmp`` (no ``-march``: the
+binary runs on any x86-64 CPU) into ``<cache>/torch_extensions/workbench_deform_conv_<key>`` (``<cache>``
+is :func:`workbench.paths.cache_root`, ``$WORKBENCH_CACHE``), the key a hash of the source, the flags, the
+torch and the Python version, so a changed source or torch builds anew and an unchanged one imports the
+built module directly. The first build took 38 s on this project's shared 2-core CPU. While it builds,
+one line goes to stderr; if it cannot build (no compiler, no ninja, a compile error), one line says so,
+once per process, and :func:`extension` returns ``None`` (the caller uses the plain path).
 """
 
 from __future__ import annotations
