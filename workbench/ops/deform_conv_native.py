@@ -26,7 +26,7 @@ Build: ``torch.utils.cpp_extension.load`` with ``-O3 -fno-trapping-math -fopenmp
 binary runs on any x86-64 CPU) into ``<cache>/torch_extensions/workbench_deform_conv_<key>`` (``<cache>``
 is :func:`workbench.paths.cache_root`, ``$WORKBENCH_CACHE``), the key a hash of the source, the flags, the
 torch and the Python version, so a changed source or torch builds anew and an unchanged one imports the
-built module directly. The first build took 38 s on this project's shared 2-core CPU. While it builds,
+built module directly. The first build took 43 s on this project's shared 2-core CPU. While it builds,
 one line goes to stderr; if it cannot build (no compiler, no ninja, a compile error), one line says so,
 once per process, and :func:`extension` returns ``None`` (the caller uses the plain path).
 """
