@@ -573,8 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
     device(br)
     br.add_argument("--warmup", type=int, default=1, help="untimed runs per model")
     br.add_argument("--repeats", type=int, default=5, help="timed runs per model")
-    br.add_argument("--deform-impl", choices=("current", "legacy"), default="current",
-                    help="plain deformable convolution: the current one or the one it replaced (before/after)")
+    br.add_argument("--deform-impl", choices=("auto", "current", "legacy", "native"), default="auto",
+                    help="deformable convolution: the default rule (auto), the plain one (current), the plain "
+                    "one it replaced (legacy) or the native CPU kernel (before/after)")
     br.set_defaults(func=cmd_bench_runtime)
     bf = parser(be, "efficiency", "GFLOPs vs the paper, ms/frame, achieved GFLOP/s vs matmul, one run")
     bf.add_argument("--models", default="ncfl-uni,ncfl-bi", help="comma-separated zoo model ids")
@@ -588,8 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--resolution", default="960x540", help="WxH of one frame")
     device(bm)
     bm.set_defaults(func=cmd_bench_memory)
-    bd = parser(be, "deform", "plain deformable conv ÷ regular conv of the same shape, forward, "
-                "backward and forward+backward, current and legacy implementation, one run")
+    bd = parser(be, "deform", "deformable conv ÷ regular conv of the same shape, forward, "
+                "backward and forward+backward, current plain, legacy plain and native implementation, one run")
     bd.add_argument("--shape", default=None, help="NxCxHxW of the input (overrides the four options below)")
     bd.add_argument("--batch", type=int, default=1, help="batch size N")
     bd.add_argument("--channels", type=int, default=64, help="input = output channels")
@@ -598,8 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--groups", type=int, default=16, help="deformable groups")
     bd.add_argument("--warmup", type=int, default=2, help="untimed runs")
     bd.add_argument("--repeats", type=int, default=7, help="timed runs")
-    bd.add_argument("--impl", choices=("current", "legacy", "both"), default="both",
-                    help="plain implementation(s) to time: the current one, the one it replaced, or both")
+    bd.add_argument("--impl", choices=("current", "legacy", "native", "both", "all"), default="all",
+                    help="implementation(s) to time: the current plain one, the plain one it replaced, the "
+                    "native CPU kernel, current+legacy (both) or all three")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
     bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "

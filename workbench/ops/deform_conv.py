@@ -1,4 +1,4 @@
-"""Modulated deformable convolution (DCNv2) in plain PyTorch.
+"""Modulated deformable convolution (DCNv2): plain PyTorch, a native CPU kernel, or torchvision's operator.
 
 Implements the operator of Zhu et al., "Deformable ConvNets v2: More Deformable, Better Results"
 (CVPR 2019), eq. (3): ``y(p) = Σ_k w_k · x(p + p_k + Δp_k) · Δm_k``, with the tensor layout and sampling
@@ -15,6 +15,14 @@ rule of ``torchvision.ops.deform_conv2d`` / mmcv ``modulated_deform_conv2d``:
 Sampling is bilinear with zeros outside the image: each of the four neighbouring pixels contributes only
 if it lies inside the frame (the corner rule of the torchvision/mmcv kernels), so a sample at
 ``y <= -1`` or ``y >= H`` (same for x) is exactly 0.
+
+Implementations (all compute this function; :func:`modulated_deform_conv2d` picks one): torchvision's
+compiled operator when it imports; else, for CPU float32/float64 tensors, the native kernel of
+:mod:`workbench.ops.deform_conv_native` (C++ written for this operator, compiled on first use into the
+workbench cache; if it cannot be compiled, one stderr line says so and the plain path runs); else the
+plain path below (other devices and dtypes, the meta device of the FLOP counter). ``impl=`` or
+``$WORKBENCH_DEFORM`` (``auto``, ``plain``, ``native``, ``torchvision``) force one; ``use_torchvision=``
+keeps its meaning (``True`` torchvision, ``False`` plain).
 
 The plain implementation (``_DeformConv``, an ``autograd.Function``) works on chunks of output rows whose
 column buffer stays under a budget: 8 MiB when no backward follows, 32 MiB when one does (the best of
@@ -38,15 +46,17 @@ compiled operator is importable it is used instead (``use_torchvision=None``, au
 function on every device. :mod:`workbench.ops.deform_conv_legacy` keeps the implementation this one
 replaced (whole-frame sampling, one 256 MiB chunk), for ``workbench bench deform --impl legacy``.
 
-Speed: see docs/complexity.md ("The deformable convolution on CPU") for the figures of
-``workbench bench deform``. In short, on this project's shared 2-core CPU at one thread the operator costs
-about 4× a regular 3×3 convolution of the same shape forward and 5–6× forward+backward, and the 3× goal of
-issue 13 is not reached with PyTorch's own kernels: ``grid_sample`` alone takes 2–2.5× the regular
-convolution's time (its bilinear gathers, four per channel and tap, dominate; with 16 deformable groups of
-4 channels nothing amortises them) and the GEMM over the columns about 1×; in the backward,
-``grid_sampler_2d_backward``'s scatter-add into the input gradient takes 3–4×. None of the alternatives
-measured beats them once its index and weight tensors are built (docs/complexity.md lists them); a
-compiled kernel (torchvision's, or one written for this operator) is what would.
+Speed (``OMP_NUM_THREADS=1 workbench bench deform --impl all``: 64→64 channels, 3×3, 16 deformable groups,
+N=1, 136×240, float32; time ÷ ``F.conv2d`` of the same shape, medians of 7 interleaved rounds, on this
+project's 2-core CPU shared with two training jobs): forward / forward+backward / backward 4.20× / 5.89× /
+6.46× for the plain path, 4.25× / 6.69× / 7.18× for the legacy one and **2.52× / 2.66× / 2.87× for the
+native kernel** (41.6 / 148.1 / 108.4 ms against 16.5 / 55.6 / 37.8 ms), so the 3× goal of issue 13 holds
+with it; at 2 threads 1.49× / 1.62× / 1.62× native (the regular convolution itself ran 2.6× slower than at
+one thread there: the cores were oversubscribed). The plain path cannot reach 3× with PyTorch's own
+kernels: ``grid_sample`` alone takes 2–2.5× the regular convolution's time (its bilinear gathers, four per
+channel and tap, dominate; with 16 deformable groups of 4 channels nothing amortises them) and the GEMM over
+the columns about 1×; in the backward, ``grid_sampler_2d_backward``'s scatter-add into the input gradient
+takes 3–4× (docs/complexity.md §7 lists the alternatives measured, and all figures).
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +75,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from workbench.errors import ToolError
+from workbench.ops import deform_conv_native as _native
 from workbench.ops.autocast import autocast_active, fp32_region
 from workbench.ops.deform_conv_legacy import LegacyDeformConv
 
@@ -97,6 +109,51 @@ def torchvision_available() -> bool:
     return _torchvision_op() is not None
 
 
+def native_available() -> bool:
+    """Whether the native CPU kernel (:mod:`.deform_conv_native`) is built or builds now (first call)."""
+    return _native.extension() is not None
+
+
+#: what ``impl`` / ``$WORKBENCH_DEFORM`` may name
+IMPLEMENTATIONS = ("auto", "plain", "native", "torchvision")
+#: environment variable choosing the implementation when no argument does
+IMPL_ENV = "WORKBENCH_DEFORM"
+#: the implementation :func:`plain_implementation` forces inside its block (``None``: none forced)
+_FORCED: list[str | None] = [None]
+
+
+def _requested(impl: str | None, use_torchvision: bool | None) -> str:
+    """The implementation asked for: ``impl``, else ``use_torchvision`` (True → torchvision, False → plain),
+    else the one :func:`plain_implementation` forces, else ``$WORKBENCH_DEFORM``, else ``auto``."""
+    if impl is not None:
+        if use_torchvision is not None and (impl == "torchvision") != use_torchvision:
+            raise ValueError(f"impl={impl!r} contradicts use_torchvision={use_torchvision}")
+        chosen, where = impl, "impl"
+    elif use_torchvision is not None:
+        chosen, where = ("torchvision" if use_torchvision else "plain"), "use_torchvision"
+    elif _FORCED[0] is not None:
+        chosen, where = _FORCED[0], "plain_implementation"
+    else:
+        chosen, where = (os.environ.get(IMPL_ENV) or "auto").strip().lower(), f"${IMPL_ENV}"
+    if chosen not in IMPLEMENTATIONS:
+        raise ValueError(f"deformable convolution implementation {chosen!r} (from {where}): expected one of "
+                         f"{', '.join(IMPLEMENTATIONS)}")
+    return chosen
+
+
+def _native_handles(*tensors: Tensor | None) -> bool:
+    """Whether the native kernel takes these tensors (CPU, float32/float64 — or anything under CPU autocast,
+    which runs the operator in float32 —, an input of fewer than 2^24 pixels) and builds."""
+    ts = [t for t in tensors if t is not None]
+    if not all(t.device.type == "cpu" for t in ts):
+        return False
+    if not (autocast_active("cpu") or _native.supports(*ts)):
+        return False
+    if not _native.fits(int(ts[0].shape[-2]), int(ts[0].shape[-1])):
+        return False
+    return native_available()
+
+
 def modulated_deform_conv2d(
     input: Tensor,
     offset: Tensor,
@@ -110,14 +167,21 @@ def modulated_deform_conv2d(
     deformable_groups: int | None = None,
     *,
     use_torchvision: bool | None = None,
+    impl: str | None = None,
 ) -> Tensor:
     """Modulated deformable 2-D convolution; returns ``(N, C_out, H_out, W_out)``.
 
     Argument order follows mmcv's ``modulated_deform_conv2d`` (``input, offset, mask, weight, bias,
     stride, padding, dilation, groups, deformable_groups``). ``groups`` and ``deformable_groups`` are
-    inferred from ``weight`` and ``offset`` when ``None`` and checked when given. ``use_torchvision``:
-    ``None`` uses torchvision's operator when it imports, ``True`` requires it, ``False`` forces the plain
-    PyTorch path. Differentiable w.r.t. input, offset, mask, weight and bias.
+    inferred from ``weight`` and ``offset`` when ``None`` and checked when given. Differentiable w.r.t.
+    input, offset, mask, weight and bias.
+
+    Implementation (all compute the same function): ``impl`` names one of :data:`IMPLEMENTATIONS`; without
+    it ``use_torchvision`` decides (``True`` requires torchvision's operator, ``False`` forces the plain
+    PyTorch path), then :func:`plain_implementation`'s block, then ``$WORKBENCH_DEFORM``, then ``"auto"``:
+    torchvision's operator when it imports, else the native CPU kernel (:mod:`.deform_conv_native`) for
+    CPU float32/float64 tensors when it builds, else the plain path. ``"native"`` uses the kernel where it
+    applies and the plain path elsewhere (another device or dtype, the meta device, no compiler).
     """
     sh, sw = _pair(stride)
     ph, pw = _pair(padding)
@@ -148,9 +212,10 @@ def modulated_deform_conv2d(
     if mask is not None and tuple(mask.shape) != (n, dg * taps, ho, wo):
         raise ValueError(f"mask shape {tuple(mask.shape)} != {(n, dg * taps, ho, wo)}")
 
-    if use_torchvision is None or use_torchvision:
+    chosen = _requested(impl, use_torchvision)
+    if chosen in ("auto", "torchvision"):
         op = _torchvision_op()
-        if op is None and use_torchvision:
+        if op is None and chosen == "torchvision":
             raise ToolError(
                 "torchvision.ops.deform_conv2d is not importable; install the torchvision matching torch "
                 "or pass use_torchvision=False"
@@ -158,8 +223,11 @@ def modulated_deform_conv2d(
         if op is not None:
             return op(input, offset, weight, bias, stride=(sh, sw), padding=(ph, pw),
                       dilation=(dh, dw), mask=mask)
+    function: type[torch.autograd.Function] = _PLAIN[0]
+    if chosen in ("auto", "native") and _native_handles(input, offset, mask, weight, bias):
+        function = _native._NativeDeformConv
     return _deform_conv_plain(input, offset, mask, weight, bias, (sh, sw), (ph, pw), (dh, dw), g_inf, dg,
-                              ho, wo)
+                              ho, wo, function)
 
 
 @dataclass(frozen=True)
@@ -185,15 +253,19 @@ class _Geometry:
 def _deform_conv_plain(
     x: Tensor, offset: Tensor, mask: Tensor | None, weight: Tensor, bias: Tensor | None,
     stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int, dg: int,
-    ho: int, wo: int,
+    ho: int, wo: int, function: type[torch.autograd.Function] | None = None,
 ) -> Tensor:
+    """Apply ``function`` (an ``autograd.Function`` with the plain one's arguments; default: the plain
+    path's) under the autocast rule below."""
+    if function is None:
+        function = _PLAIN[0]
     if autocast_active(x.device.type):
         # under autocast (bf16 training) the operator runs in fp32, as torchvision's autocast rule does: a
         # bf16 sampling grid would be off by up to half a pixel at 240 px; the output takes the input's dtype
         with fp32_region(x.device.type):
             out = _deform_conv_plain(x.float(), offset.float(), mask.float() if mask is not None else None,
                                      weight.float(), bias.float() if bias is not None else None, stride,
-                                     padding, dilation, groups, dg, ho, wo)
+                                     padding, dilation, groups, dg, ho, wo, function)
         return out.to(x.dtype)
     h, w = x.shape[-2:]
     # plain ints throughout: under torch.jit.trace (fvcore) sizes read from shapes are traced values,
@@ -203,7 +275,7 @@ def _deform_conv_plain(
     # needs_input_grad stays True under no_grad for tensors that require grad (parameters): without this
     # flag inference would keep the samples and columns for a backward that never comes
     track = torch.is_grad_enabled()
-    out = _PLAIN[0].apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
+    out = function.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
                             bias, geom, track)
     assert isinstance(out, Tensor)
     return out
@@ -432,19 +504,28 @@ PLAIN_IMPLEMENTATIONS: dict[str, type[torch.autograd.Function]] = {"current": _D
                                                                    "legacy": LegacyDeformConv}
 
 
+#: what :func:`plain_implementation` may name
+DEFORM_IMPLS = ("auto", *PLAIN_IMPLEMENTATIONS, "native")
+
+
 @contextlib.contextmanager
 def plain_implementation(name: str) -> Iterator[None]:
-    """Inside the block the plain path runs ``"current"`` or ``"legacy"`` (:mod:`.deform_conv_legacy`,
-    the implementation this one replaced; same function, same arguments): for before/after benchmarks of
-    whole models (``workbench bench runtime --deform-impl legacy``), never for results."""
-    if name not in PLAIN_IMPLEMENTATIONS:
-        raise ValueError(f"plain implementation {name!r}: expected one of {', '.join(PLAIN_IMPLEMENTATIONS)}")
-    before = _PLAIN[0]
-    _PLAIN[0] = PLAIN_IMPLEMENTATIONS[name]
+    """Inside the block calls that name no implementation (no ``impl``, ``use_torchvision=None``) run the
+    plain path's ``"current"`` or ``"legacy"`` implementation (:mod:`.deform_conv_legacy`, the one it
+    replaced; same function, same arguments), or ``"native"`` (:mod:`.deform_conv_native`): for before/after
+    benchmarks of whole models (``workbench bench runtime --deform-impl legacy``), never for results.
+    ``"auto"`` forces nothing (the rule of :func:`modulated_deform_conv2d`)."""
+    if name not in DEFORM_IMPLS:
+        raise ValueError(f"plain implementation {name!r}: expected one of {', '.join(DEFORM_IMPLS)}")
+    before, forced = _PLAIN[0], _FORCED[0]
+    if name in PLAIN_IMPLEMENTATIONS:
+        _PLAIN[0], _FORCED[0] = PLAIN_IMPLEMENTATIONS[name], "plain"
+    elif name == "native":
+        _FORCED[0] = "native"
     try:
         yield
     finally:
-        _PLAIN[0] = before
+        _PLAIN[0], _FORCED[0] = before, forced
 
 
 class ModulatedDeformConv2d(torch.nn.Module):

@@ -213,13 +213,14 @@ def benchmark_runtime(
     repeats: int = 5,
     reference: str = "fastdvdnet",
     compare: tuple[str, str] = ("basicvsrpp-uni", "ncfl-uni"),
-    deform_impl: str = "current",
+    deform_impl: str = "auto",
     print_fn: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Time ``models`` in one run; print ms/frame, the ratio to ``reference``, GFLOPs per frame, achieved
     GFLOP/s beside the GEMM peak measured between the model's calls, and for the pair ``compare`` (slow,
-    fast) their time ratio beside their FLOPs ratio. ``deform_impl="legacy"`` runs the plain deformable
-    convolution this workbench used before (:func:`workbench.ops.deform_conv.plain_implementation`)."""
+    fast) their time ratio beside their FLOPs ratio. ``deform_impl``: ``"auto"`` the models' default
+    deformable convolution, ``"current"`` / ``"legacy"`` the plain one / the plain one it replaced,
+    ``"native"`` the native CPU kernel (:func:`workbench.ops.deform_conv.plain_implementation`)."""
     with plain_implementation(deform_impl):
         results = measure_efficiency(zoo_factories(models), resolution=parse_resolution(resolution),
                                      device=device, warmup=warmup, repeats=repeats,
@@ -232,7 +233,7 @@ def benchmark_runtime(
                         "fraction_of_peak": r.fraction_of_peak,
                         "resolution": format_resolution(r.runtime_resolution), "device": r.device,
                         "threads": r.threads, "repeats": repeats, "rule": r.rule} for r in results])
-    print_fn(f"plain deformable convolution: {deform_impl} implementation")
+    print_fn(f"deformable convolution: {deform_impl} implementation")
     print_fn(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     pair = time_vs_flops(results, *compare)
     if pair is not None:

@@ -2,11 +2,13 @@
 
 The deformable convolution is the plain-PyTorch path of
 :func:`workbench.ops.deform_conv.modulated_deform_conv2d` (``use_torchvision=False``, ``impl="current"``),
-the implementation it replaced (:mod:`workbench.ops.deform_conv_legacy`, ``impl="legacy"``), both
-(``impl="both"``), or another function (``deform_fn``); the regular one is ``F.conv2d`` with the same
-input, weight, bias and padding (``kernel // 2``, stride 1). Inputs are float32 by default: input
-``U(0, 1)``, offsets ``2·N(0, 1)`` pixels, masks ``U(0, 1)``, one deformable group per ``channels / groups``
-input channels.
+the implementation it replaced (:mod:`workbench.ops.deform_conv_legacy`, ``impl="legacy"``), the native
+CPU kernel (:mod:`workbench.ops.deform_conv_native`, ``impl="native"``; refused when it cannot be built),
+current and legacy (``impl="both"``), all three (``impl="all"``; native left out, with the builder's
+one-line message, when it cannot be built), or another function (``deform_fn``); the regular one is
+``F.conv2d`` with the same input, weight, bias and padding (``kernel // 2``, stride 1). Inputs are float32 by
+default: input ``U(0, 1)``, offsets ``2·N(0, 1)`` pixels, masks ``U(0, 1)``, one deformable group per
+``channels / groups`` input channels.
 
 Three figures per operator: *forward* (under ``torch.no_grad``), *forward + backward* (every input that
 the operator takes requires grad — input, offset, mask, weight and bias for the deformable one; input,
@@ -29,15 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, ToolError
 from workbench.evaluate.complexity.runtime import device_name
-from workbench.ops.deform_conv import modulated_deform_conv2d
+from workbench.ops.deform_conv import modulated_deform_conv2d, native_available
 from workbench.ops.deform_conv_legacy import legacy_deform_conv2d
 
 #: ``(input, offset, mask, weight, bias) -> output``, the deformable convolution being timed
 DeformFn = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 #: what ``impl`` may name
-IMPLS = ("current", "legacy", "both")
+IMPLS = ("current", "legacy", "native", "both", "all")
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ class OpTimes:
 class DeformBenchResult:
     """Median times (ms) of the deformable and the regular convolution, and the conditions.
 
-    ``deform_*`` is the first implementation timed (``current``, or ``legacy`` for ``impl="legacy"``, or
-    ``deform_fn``); ``others`` holds the rest by name (``legacy`` for ``impl="both"``).
+    ``deform_*`` is the first implementation timed (``current``, or ``legacy`` / ``native`` when ``impl``
+    names only that one, or ``deform_fn``); ``others`` holds the rest by name (``legacy`` for
+    ``impl="both"``, ``legacy`` and ``native`` for ``impl="all"``).
     """
 
     shape: str
@@ -190,10 +193,18 @@ def benchmark_deform_conv(
     fns: dict[str, Callable[..., Tensor]] = {}
     if deform_fn is not None:
         fns["custom"] = deform_fn
-    if deform_fn is None and impl in ("current", "both"):
-        fns["current"] = functools.partial(modulated_deform_conv2d, padding=pad, use_torchvision=False)
-    if deform_fn is None and impl in ("legacy", "both"):
+    if deform_fn is None and impl in ("current", "both", "all"):
+        fns["current"] = functools.partial(modulated_deform_conv2d, padding=pad, impl="plain")
+    if deform_fn is None and impl in ("legacy", "both", "all"):
         fns["legacy"] = functools.partial(_legacy, padding=pad)
+    if deform_fn is None and impl in ("native", "all"):
+        if dev.type != "cpu" or dtype not in (torch.float32, torch.float64):
+            if impl == "native":
+                raise ConfigError(f"impl='native' times the CPU kernel: float32/float64 on cpu, not {dtype} on {dev}")
+        elif native_available():
+            fns["native"] = functools.partial(modulated_deform_conv2d, padding=pad, impl="native")
+        elif impl == "native":
+            raise ToolError("the native deformable convolution could not be compiled (see the line above)")
 
     def conv(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         return F.conv2d(x, weight, bias, padding=pad)

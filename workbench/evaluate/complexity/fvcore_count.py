@@ -4,9 +4,9 @@ fvcore (pinned: 0.1.5.post20221221) traces the model with ``torch.jit.trace`` on
 with its own per-operator handles; it counts one fused multiply-add as one flop, so its totals are MACs
 (``macs``) and compare with ``macs_paper`` / ``macs_full`` of :mod:`.count`. What it has no handle for is
 listed, never silently zero: ``unsupported_ops`` (operator → calls), e.g. elementwise ops, activations and
-``prim::PythonOp._DeformConv`` — the plain deformable convolution is a custom ``autograd.Function``, one
-opaque node of the trace, just as the compiled torchvision/mmcv op is; so fvcore's figure, like the
-paper's, leaves out the main deformable convolution (docs/complexity.md §1).
+``prim::PythonOp._NativeDeformConv`` (``._DeformConv`` on the plain path) — the deformable convolution is a
+custom ``autograd.Function``, one opaque node of the trace, just as the compiled torchvision/mmcv op is; so
+fvcore's figure, like the paper's, leaves out the main deformable convolution (docs/complexity.md §1).
 
 Per output frame with the rule of :mod:`.count`: ``"window"`` models one forward of a ``window``-frame
 clip, ``"recurrent"`` and ``"clip"`` models ``cost(T) − cost(T−1)`` with ``T = steady_frames``. Inputs
