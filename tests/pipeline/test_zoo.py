@@ -257,3 +257,20 @@ def test_compact_rewrites_an_old_style_entry_once(isolated):
     assert state["extra.weight"].dtype == torch.float16
     assert torch.equal(state["extra.weight"], big["extra.weight"].half())
     assert zoo.compact(zoo_dir) == []  # already compact
+
+
+def test_compact_keeps_one_copy_of_a_prior_stored_under_two_keys(isolated):
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    zoo_dir = entry.parent
+    manifest = json.loads((entry / "manifest.json").read_text())
+    current = (zoo_dir / manifest["shared"]["spynet"]["file"]).parent
+    stale = current.with_name("spynet-0000000000000000")  # the same weights under an older cache key
+    shutil.copytree(current, stale)
+    manifest["shared"]["spynet"]["file"] = f"shared/{stale.name}/spynet.pth"
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    assert zoo.compact(zoo_dir) == [entry.name]
+    after = json.loads((entry / "manifest.json").read_text())
+    assert after["shared"]["spynet"]["file"] == f"shared/{current.name}/spynet.pth" and not stale.exists()
+    model = build_model("basicvsr-uni", {"num_feat": 4, "num_block": 1}, seed=0, where="test")
+    zoo.load_entry(model, zoo.find(zoo_dir, entry.name, after["config"]), zoo_dir)  # still loads strictly

@@ -251,13 +251,38 @@ def read_train_inputs(zoo_dir: Path, manifest: dict[str, Any]) -> dict[str, str]
     return dict(manifest.get("train_inputs", {}))
 
 
+def _prior_folders_by_weights(zoo_dir: Path) -> dict[str, str]:
+    """``shared/spynet-<key>`` folder → the folder kept for its weights: priors with byte-identical weights
+    (the same prior under two cache keys, e.g. after a source change that does not change the weights) are
+    kept once, in the folder the current code's key names, else the last by name."""
+    current = f"spynet-{prior_dir().name}"
+    groups: dict[str, list[str]] = {}
+    for folder in sorted((zoo_dir / SHARED).glob("spynet-*")):
+        if (folder / WEIGHTS).is_file():
+            digest = hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()
+            groups.setdefault(digest, []).append(folder.name)
+    keep = {}
+    for names in groups.values():
+        chosen = current if current in names else names[-1]
+        keep.update({n: chosen for n in names})
+    return keep
+
+
 def compact(zoo_dir: Path) -> list[str]:
-    """Bring every entry to the current storage (float16 weights, shared training-input lists); the names of
-    the entries rewritten. Weights already stored so, and the config hashes, are left as they are."""
+    """Bring every entry to the current storage (float16 weights, shared training-input lists, one copy of
+    each shared prior); the names of the entries rewritten. Weights already stored so, and the config
+    hashes, are left as they are."""
     changed = []
+    keep = _prior_folders_by_weights(zoo_dir)
     for manifest in entries(zoo_dir):
         folder = zoo_dir / manifest["entry"]
         touched = False
+        shared = manifest.get("shared", {}).get("spynet")
+        if shared:
+            name = Path(shared["file"]).parent.name
+            if keep.get(name, name) != name:
+                shared["file"] = f"{SHARED}/{keep[name]}/{WEIGHTS}"
+                touched = True
         if "train_inputs" in manifest:
             manifest["train_inputs_file"] = _write_train_inputs(zoo_dir, manifest.pop("train_inputs"),
                                                                 manifest["train_data_sha256"])
@@ -269,6 +294,9 @@ def compact(zoo_dir: Path) -> list[str]:
         if touched:
             atomic.write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
             changed.append(manifest["entry"])
+    for name, chosen in keep.items():
+        if name != chosen:
+            shutil.rmtree(zoo_dir / SHARED / name)
     return changed
 
 
