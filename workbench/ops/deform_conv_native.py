@@ -63,7 +63,7 @@ def build_key() -> str:
 
 
 def build_directory() -> Path:
-    from workbench.paths import cache_root
+    from workbench.paths import cache_root  # lazy: ops sit below workbench.paths' users; imported on first build
 
     return cache_root() / "torch_extensions" / f"workbench_deform_conv_{build_key()}"
 
@@ -89,7 +89,7 @@ def _build() -> ModuleType:
     if built.is_file():
         with contextlib.suppress(ImportError, OSError):
             return _import(name, built)
-    from torch.utils import cpp_extension
+    from torch.utils import cpp_extension  # lazy: imports the build machinery (about 1 s), only to compile
 
     build.mkdir(parents=True, exist_ok=True)
     print(f"workbench: compiling the native deformable convolution into {build} (once)", file=sys.stderr,

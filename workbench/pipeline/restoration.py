@@ -167,6 +167,8 @@ def train_model(p: RestorationCell, model: Any, ctx: RunContext, parallel: DistI
     result row. With ``ctx.retrain`` an existing finished run is discarded and the model trained from
     scratch; a model trained for a profile with a zoo (not retraining) is published into the zoo."""
     assert p.train is not None
+    if ctx.zoo_dir is not None:
+        zoo.code_at_start()  # the commit an entry names is the one this process imported, asked before training
     if ctx.zoo_dir is not None and not ctx.retrain:
         served = _from_zoo(p, model, ctx)
         if served is not None:

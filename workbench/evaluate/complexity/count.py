@@ -31,6 +31,7 @@ from workbench.errors import ConfigError
 from workbench.evaluate.complexity.deform import deform_rules
 from workbench.evaluate.complexity.dispatch import FullCounter, FunctionRule
 from workbench.evaluate.complexity.thop_style import PaperCounter
+from workbench.ops.deform_conv import plain_implementation
 
 ModelFactory = Callable[[], nn.Module]
 
@@ -119,6 +120,16 @@ def count_model(
     rules = deform_rules() if rules is None else rules
     mode = str(getattr(model, "temporal_mode", "window"))
     uncovered = PaperCounter(model).uncovered_modules()
+    # the plain deformable convolution on every device: the count is of the operator, not of the kernel that
+    # runs it (the native kernel's wrapper adds a bounds test the meta device does not see)
+    with plain_implementation("current"):
+        return _count(method, model, spec, device=device, transposed=transposed, rules=rules, mode=mode,
+                      params=params, uncovered=uncovered)
+
+
+def _count(method: str, model: nn.Module, spec: InputSpec, *, device: torch.device,
+           transposed: Literal["true", "thop"], rules: Sequence[FunctionRule], mode: str, params: int,
+           uncovered: list[str]) -> ModelCount:
     try:
         if mode == "window":
             window = int(getattr(model, "window", 1))
