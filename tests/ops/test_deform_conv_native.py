@@ -277,3 +277,27 @@ def test_per_chunk_kernel_splits_channels_over_threads_alike():
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     assert results[0][2][:, :, 1:3].abs().sum() > 0 and results[0][2][:, :, 3:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_runs_under_inference_mode(threads, monkeypatch):
+    """The runtime benchmark times models under torch.inference_mode; the kernel's worker threads do not
+    inherit it, so the native path must not hand them an inference tensor to write (one row per chunk: the
+    chunks are spread over the threads)."""
+    monkeypatch.setattr(native, "_COLUMN_BUDGET_BYTES", 1)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(1, 16, 24, 20, generator=gen)
+    offset = 2 * torch.randn(1, 2 * 4 * 9, 24, 20, generator=gen)
+    mask = torch.rand(1, 4 * 9, 24, 20, generator=gen)
+    weight, bias = torch.randn(16, 16, 3, 3, generator=gen) / 12, torch.randn(16, generator=gen)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            expected = modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1, impl="native")
+        with torch.inference_mode():
+            args = [t.clone() for t in (x, offset, mask, weight, bias)]  # inference tensors, as in the benchmark
+            got = modulated_deform_conv2d(*args, padding=1, impl="native")
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)

@@ -163,15 +163,19 @@ class _NativeDeformConv(torch.autograd.Function):
         assert ext is not None
         n, cin = x.shape[:2]
         cout, groups, taps, wo = weight.shape[0], geom.groups, geom.taps, geom.wo
-        x_cl = _channels_last(x, geom.dg)
-        # one C++ call: per chunk of output rows (columns under the budget) the kernel's columns and a GEMM
-        wg = weight.reshape(groups, cout // groups, -1)
-        out = x.new_empty((n, cout, geom.ho * wo))
-        ranges = _row_ranges(geom.ho, n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
-        ext.deform_forward(x_cl, offset, mask, wg.contiguous(), out, ranges[0][1] - ranges[0][0],
-                           *_geometry_args(geom))
-        if bias is not None:
-            out += bias.view(1, -1, 1)
+        # outside inference mode: the kernel's worker threads (at::parallel_for) do not inherit it, and an
+        # output made under it would be an inference tensor they may not write (torch.inference_mode callers:
+        # the runtime benchmark)
+        with torch.inference_mode(False):
+            x_cl = _channels_last(x, geom.dg)
+            # one C++ call: per chunk of output rows (columns under the budget) the kernel's columns and a GEMM
+            wg = weight.reshape(groups, cout // groups, -1)
+            out = x.new_empty((n, cout, geom.ho * wo))
+            ranges = _row_ranges(geom.ho, n * cin * taps * wo * x.element_size(), _COLUMN_BUDGET_BYTES)
+            ext.deform_forward(x_cl, offset, mask, wg.contiguous(), out, ranges[0][1] - ranges[0][0],
+                               *_geometry_args(geom))
+            if bias is not None:
+                out += bias.view(1, -1, 1)
         ctx.geom, ctx.has_bias = geom, bias is not None
         ctx.save_for_backward(x_cl, offset, mask, weight)
         return out.view(n, cout, geom.ho, wo)
