@@ -83,3 +83,17 @@ def test_the_memo_keeps_to_its_byte_budget(monkeypatch):
         a(*_frames(3))  # the newest is kept
         a(*_frames(0))  # the oldest is gone
     assert sp.flow_memo_stats()["hits"] == 1 and sp.flow_memo_stats()["misses"] == 5
+
+
+def test_the_runtime_benchmark_computes_every_flow():
+    from baselines.basicvsr import BasicVSRUni
+    from workbench.evaluate.complexity.runtime import time_model
+
+    time_model("basicvsr-uni", BasicVSRUni(num_feat=4, num_block=1), resolution=(32, 32), warmup=1, repeats=3,
+               clip_frames=3)
+    assert sp.flow_memo_stats()["hits"] == 0  # the repeated input would hit the memo every time
+    with torch.no_grad():
+        a, _ = _nets()
+        a(*_frames(0))
+        a(*_frames(0))
+    assert sp.flow_memo_stats()["hits"] == 1  # and the memo is back on after it

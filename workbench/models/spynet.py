@@ -26,7 +26,8 @@ API (shared by NCFL, BasicVSR and BasicVSR++; keep it stable):
 
 Flow memo (inference only): in eval mode without autograd, on CPU, :meth:`SPyNet.forward` returns a flow it
 has already computed in this process for bit-identical weights and inputs instead of computing it again
-(least recently used first out past :data:`MEMO_BYTES`; ``WORKBENCH_FLOW_MEMO=0`` turns it off). Every
+(least recently used first out past :data:`MEMO_BYTES`; ``WORKBENCH_FLOW_MEMO=0`` turns it off, and
+:func:`no_flow_memo` inside a block: the runtime benchmarks, whose repeated input would otherwise skip SPyNet). Every
 model that evaluates a frozen, shared SPyNet on the same noisy test frames (the mini profile's NCFL variants,
 BasicVSR, BasicVSR++ at one σ) computes each flow once. The key is a digest of the weights and of both input
 tensors, so a hit is exactly the result a recomputation gives; :func:`flow_memo_stats` counts hits and misses.
@@ -34,11 +35,12 @@ tensors, so a hit is exactly the result a recomputation gives; :func:`flow_memo_
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +67,20 @@ SPYNET_PREFIXES = (
 MEMO_BYTES = 512 * 2**20  # flows kept by the inference memo (module docstring)
 _MEMO: OrderedDict[tuple[object, ...], Tensor] = OrderedDict()
 _MEMO_STATS = {"hits": 0, "misses": 0, "bytes": 0}
+
+
+_MEMO_ON = [True]
+
+
+@contextlib.contextmanager
+def no_flow_memo() -> Iterator[None]:
+    """Inside the block every flow is computed (timing benchmarks: a repeated input must cost its flow)."""
+    before = _MEMO_ON[0]
+    _MEMO_ON[0] = False
+    try:
+        yield
+    finally:
+        _MEMO_ON[0] = before
 
 
 def flow_memo_stats() -> dict[str, int]:
@@ -144,7 +160,7 @@ class SPyNet(nn.Module):
     def _memo_key(self, ref: Tensor, supp: Tensor) -> tuple[object, ...] | None:
         """The memo key of an inference call, ``None`` when the memo does not apply (training, autograd,
         not on CPU, or turned off)."""
-        if (self.training or torch.is_grad_enabled() or ref.device.type != "cpu"
+        if (not _MEMO_ON[0] or self.training or torch.is_grad_enabled() or ref.device.type != "cpu"
                 or os.environ.get("WORKBENCH_FLOW_MEMO", "1") == "0"):
             return None
         return (self._weights_digest(), _digest(ref), _digest(supp), tuple(ref.shape), str(ref.dtype))

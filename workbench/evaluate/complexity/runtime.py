@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from workbench.models.spynet import no_flow_memo
+
 ModelFactory = Callable[[], nn.Module]
 
 
@@ -69,6 +71,7 @@ def _timed(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: in
 
 
 @torch.inference_mode()
+@no_flow_memo()
 def time_model(
     method: str,
     model: nn.Module,
