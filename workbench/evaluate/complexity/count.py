@@ -31,6 +31,7 @@ from workbench.errors import ConfigError
 from workbench.evaluate.complexity.deform import deform_rules
 from workbench.evaluate.complexity.dispatch import FullCounter, FunctionRule
 from workbench.evaluate.complexity.thop_style import PaperCounter
+from workbench.models.spynet import no_flow_memo
 from workbench.ops.deform_conv import plain_implementation
 
 ModelFactory = Callable[[], nn.Module]
@@ -122,7 +123,7 @@ def count_model(
     uncovered = PaperCounter(model).uncovered_modules()
     # the plain deformable convolution on every device: the count is of the operator, not of the kernel that
     # runs it (the native kernel's wrapper adds a bounds test the meta device does not see)
-    with plain_implementation("current"):
+    with plain_implementation("current"), no_flow_memo():
         return _count(method, model, spec, device=device, transposed=transposed, rules=rules, mode=mode,
                       params=params, uncovered=uncovered)
 
