@@ -207,15 +207,16 @@ def install_prior(zoo_dir: Path) -> list[Path]:
     return filled
 
 
+def _halved(v: torch.Tensor) -> bool:
+    """Whether the zoo stores ``v`` as float16 (a floating tensor of ≥ :data:`FP16_MIN_NUMEL` elements)."""
+    return v.is_floating_point() and v.dtype != torch.float16 and v.numel() >= FP16_MIN_NUMEL
+
+
 def storage_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The state dict as the zoo stores it: floating tensors of ≥ :data:`FP16_MIN_NUMEL` elements as float16,
     the rest unchanged; and the manifest's ``storage`` record (rule and counts)."""
-    out, halved = {}, 0
-    for k, v in state.items():
-        if v.is_floating_point() and v.dtype != torch.float16 and v.numel() >= FP16_MIN_NUMEL:
-            out[k], halved = v.to(torch.float16), halved + 1
-        else:
-            out[k] = v
+    out = {k: v.to(torch.float16) if _halved(v) else v for k, v in state.items()}
+    halved = sum(_halved(v) for v in state.values())
     return out, {"float16_min_numel": FP16_MIN_NUMEL, "float16_tensors": halved, "tensors": len(state)}
 
 
@@ -225,9 +226,7 @@ def round_to_storage(model: nn.Module, train: Any) -> None:
     skip = SPYNET_PREFIX if _frozen_spynet(model, train) is not None else None
     with torch.no_grad():
         for k, v in model.state_dict().items():
-            if skip and k.startswith(skip):
-                continue
-            if v.is_floating_point() and v.dtype != torch.float16 and v.numel() >= FP16_MIN_NUMEL:
+            if _halved(v) and not (skip and k.startswith(skip)):
                 v.copy_(v.to(torch.float16))
 
 
