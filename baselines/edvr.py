@@ -19,11 +19,13 @@ load strictly; :mod:`baselines.importers_basicsr` maps MMagic's names.
 Input/output: clips ``(N, T, C, H, W)`` float32 in ``[0, 1]`` with ``T = num_frame``; the restored
 centre frame is ``(N, C, H, W)`` when ``hr_in=True`` (deblurring/denoising: features are computed at
 1/4 resolution after two stride-2 convolutions and brought back by the ×4 pixel-shuffle tail; the
-residual base is the centre input frame) and ``(N, C, 4H, 4W)`` when ``hr_in=False`` (super-resolution;
-base = bilinear ×4 up-sampling of the centre frame). The network needs H, W divisible by 16 (``hr_in``)
-or 4: other sizes are reflect-padded at the bottom/right inside ``forward`` and the output is cropped
-back, e.g. 960×540 runs as 960×544 (replicate padding when a side is shorter than its pad). Outputs are
-not clamped. Blind: ``noise_map`` is ignored.
+residual base is the centre input frame; ``feat_stride`` 2 or 1 keeps one or none of those convolutions
+and pixel shuffles, a workbench option that is not EDVR's, see :class:`EDVR`) and ``(N, C, 4H, 4W)`` when
+``hr_in=False`` (super-resolution; base = bilinear ×4 up-sampling of the centre frame). The network needs
+H, W divisible by ``4·feat_stride`` (``hr_in``; 16 for EDVR's own stride 4) or 4: other sizes are
+reflect-padded at the bottom/right inside ``forward`` and the output is cropped back, e.g. 960×540 runs as
+960×544 (replicate padding when a side is shorter than its pad). Outputs are not clamped. Blind:
+``noise_map`` is ignored.
 
 Parameter counts (3 channels in/out; identical to BasicSR's ``EDVR`` with the same arguments):
 ``"L-deblur"`` 23,602,019; ``"M-deblur"`` 4,042,851; ``"L-sr"`` 20,633,827; ``"L-sr-wotsa"`` 19,419,875;
@@ -115,12 +117,16 @@ class PredeblurModule(nn.Module):
     """PreDeblur (Sec. 3.1): a small 3-level encoder of residual blocks applied to each blurry frame
     before alignment; with ``hr_in`` two stride-2 convolutions first bring it to 1/4 resolution."""
 
-    def __init__(self, *, num_in_ch: int, num_feat: int, hr_in: bool) -> None:
+    def __init__(self, *, num_in_ch: int, num_feat: int, hr_in: bool, feat_stride: int = 4) -> None:
+        """``feat_stride`` (with ``hr_in``): 4 = EDVR's two stride-2 convolutions, 2 = the first only,
+        1 = none (features at input resolution)."""
         super().__init__()
         self.hr_in = hr_in
+        self.n_hr = {4: 2, 2: 1, 1: 0}[feat_stride] if hr_in else 0
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        if hr_in:
+        if self.n_hr >= 1:
             self.stride_conv_hr1 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
+        if self.n_hr == 2:
             self.stride_conv_hr2 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
         self.stride_conv_l2 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
         self.stride_conv_l3 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
@@ -131,8 +137,10 @@ class PredeblurModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         l1 = _lrelu(self.conv_first(x))
-        if self.hr_in:
-            l1 = _lrelu(self.stride_conv_hr2(_lrelu(self.stride_conv_hr1(l1))))
+        if self.n_hr >= 1:
+            l1 = _lrelu(self.stride_conv_hr1(l1))
+        if self.n_hr == 2:
+            l1 = _lrelu(self.stride_conv_hr2(l1))
         l2 = _lrelu(self.stride_conv_l2(l1))
         l3 = _lrelu(self.stride_conv_l3(l2))
         l2 = _up2(self.resblock_l2_2(self.resblock_l2_1(l2) + _up2(self.resblock_l3(l3))))
@@ -271,8 +279,17 @@ class EDVR(RestorationModel):
         use_torchvision: bool | None = None,
         zero_init_output: bool = False,
         init: str = "pytorch",
+        feat_stride: int = 4,
     ) -> None:
-        """``zero_init_output``: ``conv_last`` starts at zero, so the untrained model returns its centre frame
+        """``feat_stride`` (``hr_in`` only): the resolution divisor of the features that are aligned, fused
+        and reconstructed. 4 is EDVR's (two stride-2 convolutions in PreDeblur, a tail of two ×2 pixel
+        shuffles); 2 keeps one stride-2 convolution and one pixel shuffle (``upconv2`` then maps to 64
+        channels without shuffling); 1 keeps neither (``upconv1`` maps ``num_feat`` to ``num_feat``,
+        ``upconv2`` to 64, both at input resolution). A workbench option, not part of EDVR: the mini
+        profile uses it because the stride-4 mini EDVR does not leave its centre frame in 400 steps
+        (docs/protocols.md §7). Parameter names are unchanged; stride 4 loads BasicSR's files.
+
+        ``zero_init_output``: ``conv_last`` starts at zero, so the untrained model returns its centre frame
         (with ``hr_in``); off by default (BasicSR's initialisation).
 
         ``init``: ``"pytorch"`` (default; BasicSR's EDVR keeps PyTorch's default initialisation outside its
@@ -290,6 +307,9 @@ class EDVR(RestorationModel):
             raise ValueError(f"center_frame_idx={centre} outside 0..{num_frame - 1}")
         if hr_in and num_out_ch != num_in_ch:
             raise ValueError("hr_in adds the centre input frame to the output: num_out_ch must be num_in_ch")
+        if feat_stride not in (1, 2, 4) or (feat_stride != 4 and not hr_in):
+            raise ValueError(f"feat_stride={feat_stride}: use 4, or 2 or 1 with hr_in=True")
+        self.feat_stride = feat_stride
         self.window = num_frame
         self.in_channels = num_in_ch
         self.center_frame_idx = centre
@@ -299,7 +319,8 @@ class EDVR(RestorationModel):
         c = num_feat
         self.predeblur: PredeblurModule | None = None
         if with_predeblur:
-            self.predeblur = PredeblurModule(num_in_ch=num_in_ch, num_feat=c, hr_in=hr_in)
+            self.predeblur = PredeblurModule(num_in_ch=num_in_ch, num_feat=c, hr_in=hr_in,
+                                             feat_stride=feat_stride)
             self.conv_1x1 = nn.Conv2d(c, c, 1, 1)
         else:
             if hr_in:
@@ -318,8 +339,9 @@ class EDVR(RestorationModel):
         )
         self.reconstruction = _blocks(num_reconstruct_block, c)
         # the tail is 64 channels wide whatever num_feat is (as in the released models)
-        self.upconv1 = nn.Conv2d(c, 4 * c, 3, 1, 1)
-        self.upconv2 = nn.Conv2d(c, 4 * 64, 3, 1, 1)
+        self.shuffles = {4: 2, 2: 1, 1: 0}[feat_stride]
+        self.upconv1 = nn.Conv2d(c, (4 if self.shuffles >= 1 else 1) * c, 3, 1, 1)
+        self.upconv2 = nn.Conv2d(c, (4 if self.shuffles == 2 else 1) * 64, 3, 1, 1)
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, num_out_ch, 3, 1, 1)
         if init not in INITS:
@@ -343,7 +365,7 @@ class EDVR(RestorationModel):
                 f"EDVR expects (N, {self.window}, {self.in_channels}, H, W) clips, got {tuple(clip.shape)}"
             )
         n, t, ch, h, w = clip.shape
-        m = 16 if self.hr_in else 4
+        m = 4 * self.feat_stride if self.hr_in else 4
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
@@ -370,8 +392,10 @@ class EDVR(RestorationModel):
         else:
             feat = self.fusion(aligned.flatten(1, 2))
         out = self.reconstruction(feat)
-        out = _lrelu(F.pixel_shuffle(self.upconv1(out), 2))
-        out = _lrelu(F.pixel_shuffle(self.upconv2(out), 2))
+        out = self.upconv1(out)
+        out = _lrelu(F.pixel_shuffle(out, 2) if self.shuffles >= 1 else out)
+        out = self.upconv2(out)
+        out = _lrelu(F.pixel_shuffle(out, 2) if self.shuffles == 2 else out)
         out = self.conv_last(_lrelu(self.conv_hr(out)))
         centre = x[:, self.center_frame_idx]
         if self.hr_in:
