@@ -170,3 +170,46 @@ def cpu_cuda_max_diff(data: dict) -> float:
 @pytest.mark.parametrize("case", ["deblur", "sr_wotsa"])
 def test_cpu_and_cuda_agree(ref, case):
     assert cpu_cuda_max_diff(ref[case]) <= 1e-5
+
+
+MINI = dict(num_feat=32, num_extract_block=2, num_reconstruct_block=4, deformable_groups=4)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_feat_stride_sets_the_feature_resolution(stride):
+    """The trunk runs at H/stride × W/stride; the output is the input size; the parameter count differs
+    from EDVR's stride 4 by exactly the dropped stride-2 convolutions and the narrower tail (c = 32:
+    two strided convs 2·(9c²+c) = 18,496; upconv1 9c·4c+4c → 9c·c+c: −27,744; upconv2 9c·256+256 →
+    9c·64+64: −55,488)."""
+    torch.manual_seed(0)
+    model = EDVR(**MINI, feat_stride=stride).eval()
+    seen: list[tuple[int, ...]] = []
+    model.reconstruction.register_forward_hook(lambda mod, inp, out: seen.append(tuple(inp[0].shape)))
+    with torch.no_grad():
+        y = model(torch.rand(1, 5, 3, 48, 80))
+    assert y.shape == (1, 3, 48, 80)
+    assert seen == [(1, 32, 48 // stride, 80 // stride)]
+    dropped = {4: 0, 2: 9 * 32 * 32 + 32 + 55_488, 1: 18_496 + 27_744 + 55_488}[stride]
+    assert num_parameters(model) == num_parameters(EDVR(**MINI)) - dropped
+
+
+def test_feat_stride_keeps_basicsr_names_and_rejects_bad_values():
+    full = set(EDVR(**MINI).state_dict())
+    one = set(EDVR(**MINI, feat_stride=1).state_dict())
+    assert full - one == {"predeblur.stride_conv_hr1.weight", "predeblur.stride_conv_hr1.bias",
+                          "predeblur.stride_conv_hr2.weight", "predeblur.stride_conv_hr2.bias"}
+    assert one <= full
+    with pytest.raises(ValueError, match="feat_stride=3"):
+        EDVR(**MINI, feat_stride=3)
+    with pytest.raises(ValueError, match="feat_stride=1"):
+        EDVR(**MINI, feat_stride=1, hr_in=False, with_predeblur=False)
+
+
+def test_feat_stride_one_pads_to_multiples_of_four_only():
+    """Stride 1 needs H, W divisible by 4 (its L3 level), not 16: a 20×28 clip runs without padding."""
+    model = EDVR(**MINI, feat_stride=1).eval()
+    seen: list[tuple[int, ...]] = []
+    model.reconstruction.register_forward_hook(lambda mod, inp, out: seen.append(tuple(inp[0].shape)))
+    with torch.no_grad():
+        assert model(torch.rand(1, 5, 3, 20, 28)).shape == (1, 3, 20, 28)
+    assert seen == [(1, 32, 20, 28)]
