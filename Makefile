@@ -14,6 +14,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	# compile the native deformable convolution now (about 45 s, once per source and flags), not in the first run
+	$(BIN)/python -c "from workbench.ops import deform_conv_native as n; n.extension()"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -261,6 +261,7 @@ class EDVR(RestorationModel):
 
     temporal_mode: ClassVar[str] = "window"
     uses_noise_map: ClassVar[bool] = False
+    caches_frame_features: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -364,19 +365,12 @@ class EDVR(RestorationModel):
             raise ValueError(
                 f"EDVR expects (N, {self.window}, {self.in_channels}, H, W) clips, got {tuple(clip.shape)}"
             )
-        n, t, ch, h, w = clip.shape
-        m = 4 * self.feat_stride if self.hr_in else 4
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            padded = F.pad(clip.reshape(n * t, ch, h, w), (0, pw, 0, ph), mode=mode)
-            clip = padded.view(n, t, ch, h + ph, w + pw)
-        out = self._forward_aligned(clip)
+        h, w = clip.shape[-2:]
+        out = self._forward_aligned(self._padded(clip))
         return out[..., : h * self.scale, : w * self.scale]
 
-    def _forward_aligned(self, x: Tensor) -> Tensor:
-        b, t, c, h, w = x.shape
-        frames = x.reshape(b * t, c, h, w)
+    def _pyramid(self, frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-frame features ``(M, C, H', W')`` (padded input) → the three pyramid levels L1, L2, L3."""
         if self.predeblur is not None:
             l1 = self.conv_1x1(self.predeblur(frames))
         else:
@@ -384,7 +378,42 @@ class EDVR(RestorationModel):
         l1 = self.feature_extraction(l1)
         l2 = _lrelu(self.conv_l2_2(_lrelu(self.conv_l2_1(l1))))
         l3 = _lrelu(self.conv_l3_2(_lrelu(self.conv_l3_1(l2))))
-        pyr = [f.view(b, t, *f.shape[1:]) for f in (l1, l2, l3)]
+        return l1, l2, l3
+
+    def _padded(self, x: Tensor) -> Tensor:
+        """``(..., C, H, W)`` reflect-padded (replicate when a side is shorter than its pad) at the
+        bottom/right to the multiple the network needs."""
+        h, w = x.shape[-2:]
+        m = 4 * self.feat_stride if self.hr_in else 4
+        ph, pw = (-h) % m, (-w) % m
+        if not (ph or pw):
+            return x
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        flat = F.pad(x.reshape(-1, *x.shape[-3:]), (0, pw, 0, ph), mode=mode)
+        return flat.view(*x.shape[:-2], h + ph, w + pw)
+
+    def frame_features(self, frame: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The pyramid of one frame ``(N, C, H, W)``: what :meth:`forward` computes for every frame of a
+        window before alignment."""
+        return self._pyramid(self._padded(frame))
+
+    def from_frame_features(self, feats: list[Any], clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
+        """:meth:`forward` of ``clip (N, num_frame, C, H, W)`` from its frames' :meth:`frame_features`."""
+        if len(feats) != self.window:
+            raise ValueError(f"EDVR needs {self.window} frame features, got {len(feats)}")
+        h, w = clip.shape[-2:]
+        pyr = [torch.stack([f[lv] for f in feats], dim=1) for lv in range(3)]
+        out = self._fuse(pyr, self._padded(clip[:, self.center_frame_idx]))
+        return out[..., : h * self.scale, : w * self.scale]
+
+    def _forward_aligned(self, x: Tensor) -> Tensor:
+        b, t, c, h, w = x.shape
+        levels = self._pyramid(x.reshape(b * t, c, h, w))
+        return self._fuse([f.view(b, t, *f.shape[1:]) for f in levels], x[:, self.center_frame_idx])
+
+    def _fuse(self, pyr: list[Tensor], centre: Tensor) -> Tensor:
+        """Pyramids ``(N, T, C, h_l, w_l)`` per level and the padded centre frame → the padded output."""
+        t = pyr[0].shape[1]
         ref = [f[:, self.center_frame_idx] for f in pyr]
         aligned = torch.stack([self.pcd_align([f[:, i] for f in pyr], ref) for i in range(t)], dim=1)
         if self.with_tsa:
@@ -397,7 +426,6 @@ class EDVR(RestorationModel):
         out = self.upconv2(out)
         out = _lrelu(F.pixel_shuffle(out, 2) if self.shuffles == 2 else out)
         out = self.conv_last(_lrelu(self.conv_hr(out)))
-        centre = x[:, self.center_frame_idx]
         if self.hr_in:
             return out + centre
         return out + F.interpolate(centre, scale_factor=4, mode="bilinear", align_corners=False)

@@ -6,7 +6,8 @@ degraded frame ``t`` as float32 ``(H, W, C)`` and is called at most a bounded nu
 
 - window models: frame ``t`` is restored from frames ``t−k .. t+k`` (``k = window // 2``) with indices
   reflected at the borders (``−1 → 1``, ``T → T−2``; the FastDVDNet protocol); only ``window`` frames
-  are held at once.
+  are held at once. A model with ``caches_frame_features`` (EDVR) computes each frame's front-end features
+  once and keeps those of the ``window`` frames in use (:class:`~workbench.models.base.RestorationModel`).
 - recurrent models: the state is carried from frame to frame; one frame is held at once.
 - clip (bi-directional) models: by default the **whole sequence** in one forward pass (``chunk_len =
   None``), as the uni-directional models keep their state over the whole sequence and as the paper's
@@ -99,6 +100,7 @@ def restore_stream(
     if mode == "window":
         k = model.window // 2
         cache: dict[int, torch.Tensor] = {}
+        feats: dict[int, object] = {}
         for t in range(num_frames):
             idx = [reflect_index(t + d, num_frames) for d in range(-k, k + 1)]
             for j in idx:
@@ -107,7 +109,15 @@ def restore_stream(
             for j in [j for j in cache if j < t - k]:
                 del cache[j]
             clip, hw = _pad(torch.stack([cache[j] for j in idx], dim=1), multiple)
-            out = output_frames(model(clip, noise_map_like(clip)))
+            if model.caches_frame_features:
+                for j in idx:
+                    if j not in feats:
+                        feats[j] = model.frame_features(clip[:, idx.index(j)])
+                for j in [j for j in feats if j < t - k]:
+                    del feats[j]
+                out = output_frames(model.from_frame_features([feats[j] for j in idx], clip, noise_map_like(clip)))
+            else:
+                out = output_frames(model(clip, noise_map_like(clip)))
             yield t, _to_numpy(out, hw)
     elif mode == "recurrent":
         state = None

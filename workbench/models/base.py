@@ -57,10 +57,25 @@ class RestorationModel(nn.Module):
     #: channels of the frames the model consumes (3 RGB, 4 packed raw)
     in_channels: int = 3
 
+    #: window models whose per-frame front end does not depend on the window set this and implement
+    #: ``frame_features`` and ``from_frame_features``: streaming inference then computes each frame's
+    #: features once instead of ``window`` times (:func:`workbench.evaluate.infer.restore_stream`)
+    caches_frame_features: ClassVar[bool] = False
+
     def step(
         self, frame: Tensor, state: Any, noise_map: Tensor | None = None
     ) -> tuple[Tensor | RestorationOutput, Any]:  # pragma: no cover - recurrent models override
         raise NotImplementedError(f"{type(self).__name__} is not recurrent")
+
+    def frame_features(self, frame: Tensor) -> Any:  # pragma: no cover - caching window models override
+        """Features of one frame ``(N, C, H, W)``, reusable by every window that holds it."""
+        raise NotImplementedError(f"{type(self).__name__} does not cache frame features")
+
+    def from_frame_features(self, feats: list[Any], clip: Tensor,
+                            noise_map: Tensor | None = None) -> Tensor:  # pragma: no cover - see above
+        """The window output from the ``window`` frames' :meth:`frame_features` (in window order) and the
+        clip ``(N, window, C, H, W)`` itself; equals ``forward(clip, noise_map)``."""
+        raise NotImplementedError(f"{type(self).__name__} does not cache frame features")
 
 
 def forward_by_steps(model: RestorationModel, clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
