@@ -93,6 +93,10 @@ EDVR_CONFIGS: dict[str, EDVRConfig] = {
 
 INITS = ("pytorch", "kaiming")
 
+#: ``feat_stride`` → the number of ×2 steps between the input and the trunk (stride-2 convolutions in
+#: PreDeblur, pixel shuffles in the tail)
+HALVINGS = {4: 2, 2: 1, 1: 0}
+
 
 def _kaiming_init(model: nn.Module) -> None:
     """Kaiming-normal (LeakyReLU slope 0.1, fan-in), zero bias, for the convolutions outside
@@ -122,7 +126,7 @@ class PredeblurModule(nn.Module):
         1 = none (features at input resolution)."""
         super().__init__()
         self.hr_in = hr_in
-        self.n_hr = {4: 2, 2: 1, 1: 0}[feat_stride] if hr_in else 0
+        self.n_hr = HALVINGS[feat_stride] if hr_in else 0
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
         if self.n_hr >= 1:
             self.stride_conv_hr1 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
@@ -308,7 +312,7 @@ class EDVR(RestorationModel):
             raise ValueError(f"center_frame_idx={centre} outside 0..{num_frame - 1}")
         if hr_in and num_out_ch != num_in_ch:
             raise ValueError("hr_in adds the centre input frame to the output: num_out_ch must be num_in_ch")
-        if feat_stride not in (1, 2, 4) or (feat_stride != 4 and not hr_in):
+        if feat_stride not in HALVINGS or (feat_stride != 4 and not hr_in):
             raise ValueError(f"feat_stride={feat_stride}: use 4, or 2 or 1 with hr_in=True")
         self.feat_stride = feat_stride
         self.window = num_frame
@@ -340,7 +344,7 @@ class EDVR(RestorationModel):
         )
         self.reconstruction = _blocks(num_reconstruct_block, c)
         # the tail is 64 channels wide whatever num_feat is (as in the released models)
-        self.shuffles = {4: 2, 2: 1, 1: 0}[feat_stride]
+        self.shuffles = HALVINGS[feat_stride]
         self.upconv1 = nn.Conv2d(c, (4 if self.shuffles >= 1 else 1) * c, 3, 1, 1)
         self.upconv2 = nn.Conv2d(c, (4 if self.shuffles == 2 else 1) * 64, 3, 1, 1)
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)

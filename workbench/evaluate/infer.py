@@ -100,21 +100,19 @@ def restore_stream(
     if mode == "window":
         k = model.window // 2
         cache: dict[int, torch.Tensor] = {}
-        feats: dict[int, object] = {}
+        feats: dict[int, object] = {}  # kept beside ``cache`` when the model caches frame features
         for t in range(num_frames):
             idx = [reflect_index(t + d, num_frames) for d in range(-k, k + 1)]
             for j in idx:
                 if j not in cache:
                     cache[j] = _to_tensor(degraded(j), device)
+                    if model.caches_frame_features:
+                        feats[j] = model.frame_features(_pad(cache[j], multiple)[0])
             for j in [j for j in cache if j < t - k]:
                 del cache[j]
+                feats.pop(j, None)
             clip, hw = _pad(torch.stack([cache[j] for j in idx], dim=1), multiple)
             if model.caches_frame_features:
-                for j in idx:
-                    if j not in feats:
-                        feats[j] = model.frame_features(clip[:, idx.index(j)])
-                for j in [j for j in feats if j < t - k]:
-                    del feats[j]
                 out = output_frames(model.from_frame_features([feats[j] for j in idx], clip, noise_map_like(clip)))
             else:
                 out = output_frames(model(clip, noise_map_like(clip)))
