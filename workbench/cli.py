@@ -195,6 +195,13 @@ def cmd_zoo_compact(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zoo_prior(a: argparse.Namespace) -> int:
+    from workbench.pipeline.zoo import rekey_prior, zoo_root  # lazy: keeps `workbench --help` fast
+
+    print(rekey_prior(zoo_root(a.profile)))
+    return 0
+
+
 ZOO_MODELS = "fastdvdnet,edvr,basicvsr-uni,basicvsr-bi,basicvsrpp-uni,basicvsrpp-bi,ncfl-uni,ncfl-bi"
 
 
@@ -537,6 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "training-input lists); config hashes unchanged")
     zk.add_argument("--profile", default="mini", help="profile of the zoo")
     zk.set_defaults(func=cmd_zoo_compact)
+    zp = parser(zoo_p, "prior", "file the zoo's motion prior under the current code's cache key (after a source "
+                "change that leaves its weights byte-identical), so evaluating the zoo does not retrain it")
+    zp.add_argument("--profile", default="mini", help="profile of the zoo")
+    zp.set_defaults(func=cmd_zoo_prior)
 
     pt = parser(sub, "pretrain", "networks pretrained here").add_subparsers(
         dest="pretrain_command", required=True, metavar="NETWORK")

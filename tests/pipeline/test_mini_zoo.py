@@ -83,3 +83,10 @@ def test_shared_files_are_named_by_their_sha256() -> None:
             assert hashlib.sha256((ZOO / shared["file"]).read_bytes()).hexdigest() == shared["sha256"]
             report = json.loads((ZOO / shared["file"]).with_name("report.json").read_text())
             assert report["cache_key"] in shared["file"]
+
+
+def test_the_zoo_holds_its_prior_under_the_current_codes_key() -> None:
+    """Else every `make reproduce` on a fresh machine trains the prior first (~4 min of the 15-min budget)
+    although every entry loads the zoo's own copy; `workbench zoo prior` re-files it after a source change."""
+    assert zoo.holds_current_prior(ZOO), (
+        f"{ZOO / zoo.SHARED}: no spynet-{zoo.prior_dir().name}; run `workbench zoo prior --profile mini`")

@@ -274,3 +274,45 @@ def test_compact_keeps_one_copy_of_a_prior_stored_under_two_keys(isolated):
     assert after["shared"]["spynet"]["file"] == f"shared/{current.name}/spynet.pth" and not stale.exists()
     model = build_model("basicvsr-uni", {"num_feat": 4, "num_block": 1}, seed=0, where="test")
     zoo.load_entry(model, zoo.find(zoo_dir, entry.name, after["config"]), zoo_dir)  # still loads strictly
+
+
+def _zoo_with_prior_under(isolated, old_key):
+    """A tiny zoo whose entry names its prior under ``old_key`` (as after a source change) and an empty
+    cache, so the current code's key is missing from both."""
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    entry = _entry(isolated)
+    zoo_dir = entry.parent
+    manifest = json.loads((entry / "manifest.json").read_text())
+    current = (zoo_dir / manifest["shared"]["spynet"]["file"]).parent
+    old = current.with_name(f"spynet-{old_key}")
+    current.rename(old)
+    manifest["shared"]["spynet"]["file"] = f"shared/{old.name}/spynet.pth"
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    return zoo_dir, entry, current, old
+
+
+def test_rekey_files_a_byte_identical_prior_under_the_current_key(isolated):
+    zoo_dir, entry, current, old = _zoo_with_prior_under(isolated, "0000000000000000")
+    assert not zoo.holds_current_prior(zoo_dir)
+    said = zoo.rekey_prior(zoo_dir)  # the cache still holds the current prior: nothing is trained
+    assert "byte-identical to spynet-0000000000000000" in said and "1 entries" in said
+    assert zoo.holds_current_prior(zoo_dir) and not old.exists()
+    after = json.loads((entry / "manifest.json").read_text())
+    assert after["shared"]["spynet"]["file"] == f"shared/{current.name}/spynet.pth"
+    model = build_model("basicvsr-uni", {"num_feat": 4, "num_block": 1}, seed=0, where="test")
+    zoo.load_entry(model, zoo.find(zoo_dir, entry.name, after["config"]), zoo_dir)
+    assert "already holds" in zoo.rekey_prior(zoo_dir)
+
+
+def test_rekey_refuses_a_prior_whose_weights_changed(isolated):
+    zoo_dir, entry, current, old = _zoo_with_prior_under(isolated, "1111111111111111")
+    (old / "spynet.pth").write_bytes(b"other weights")
+    with pytest.raises(CheckpointError, match="differs from every prior"):
+        zoo.rekey_prior(zoo_dir)
+    assert not current.exists() and old.exists()  # nothing filed
+
+
+def test_a_run_says_loudly_that_the_zoo_prior_is_under_another_key(isolated, capsys):
+    zoo_dir, entry, current, old = _zoo_with_prior_under(isolated, "2222222222222222")
+    run_pipeline(_spec(isolated), "tiny", notebook=False)
+    assert "no motion prior under the current code's key" in capsys.readouterr().err

@@ -199,6 +199,10 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
         zoo.code_at_start()  # the code this process runs, recorded in every entry it publishes
     if zoo_dir is not None and not retrain:
         zoo.install_prior(zoo_dir)  # the zoo's frozen motion prior, so checking inputs does not retrain it
+        if any((zoo_dir / zoo.SHARED).glob("spynet-*")) and not zoo.holds_current_prior(zoo_dir):
+            zoo.warn(f"{zoo_dir / zoo.SHARED}: no motion prior under the current code's key; the models that "
+                     "use it train it first (about 4 min); if its weights did not change, `workbench zoo prior "
+                     f"--profile {profile}` files the zoo's copy under the new key")
     inputs = {name: cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
               for name, kind_id, params in cells}
     # a read-only or missing results root stops the run here, before any cell trains (the real staging

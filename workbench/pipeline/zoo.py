@@ -53,7 +53,7 @@ from workbench.config import config_hash, to_mapping
 from workbench.errors import CheckpointError
 from workbench.models.spynet import SPyNet, load_spynet
 from workbench.paths import results_root
-from workbench.train.motion_prior import REPORT, WEIGHTS, prior_dir
+from workbench.train.motion_prior import REPORT, WEIGHTS, pretrained_spynet, prior_dir
 
 MANIFEST = "manifest.json"
 SHARED = "shared"
@@ -205,6 +205,40 @@ def install_prior(zoo_dir: Path) -> list[Path]:
         atomic.write_bytes(target / REPORT, (folder / REPORT).read_bytes())
         filled.append(target)
     return filled
+
+
+def holds_current_prior(zoo_dir: Path) -> bool:
+    """Whether the zoo's ``shared/`` holds the prior under the key the current code computes
+    (:func:`workbench.train.motion_prior.cache_key`); when it does not, evaluating the zoo trains the
+    prior first (about 4 min on one thread) although every entry loads the zoo's own copy."""
+    return (zoo_dir / SHARED / f"spynet-{prior_dir().name}" / WEIGHTS).is_file()
+
+
+def rekey_prior(zoo_dir: Path) -> str:
+    """Give the zoo's motion prior the current code's cache key; returns what was done, in words.
+
+    The prior is trained under the current code (or taken from the cache). When its weights are
+    byte-identical to a prior the zoo holds (a source change that did not change the weights), it is added
+    under the new key and :func:`compact` keeps that one copy, pointing every entry at it; the entries and
+    their config hashes are unchanged. Different weights are refused: the zoo's entries were trained with
+    the other prior, so they must be retrained (``workbench reproduce --profile <p> --retrain``)."""
+    folder = zoo_dir / SHARED / f"spynet-{prior_dir().name}"
+    if (folder / WEIGHTS).is_file():
+        return f"{folder}: the zoo already holds the current code's prior"
+    fresh = pretrained_spynet()
+    digest = hashlib.sha256(fresh.read_bytes()).hexdigest()
+    held = {hashlib.sha256((f / WEIGHTS).read_bytes()).hexdigest(): f
+            for f in sorted((zoo_dir / SHARED).glob("spynet-*")) if (f / WEIGHTS).is_file()}
+    if digest not in held:
+        raise CheckpointError(f"{fresh}: the prior the current code trains (sha256 {digest[:16]}) differs from "
+                              f"every prior in {zoo_dir / SHARED}; its entries were trained with another prior: "
+                              "retrain them (workbench reproduce --retrain)")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(folder / REPORT, (fresh.parent / REPORT).read_bytes())
+    atomic.write_bytes(folder / WEIGHTS, fresh.read_bytes())
+    changed = compact(zoo_dir)
+    return (f"{folder}: the current code's prior is byte-identical to {held[digest].name}; kept once under "
+            f"the new key, {len(changed)} entries now name it")
 
 
 def _halved(v: torch.Tensor) -> bool:
