@@ -396,10 +396,10 @@ class EDVR(RestorationModel):
         flat = F.pad(x.reshape(-1, *x.shape[-3:]), (0, pw, 0, ph), mode=mode)
         return flat.view(*x.shape[:-2], h + ph, w + pw)
 
-    def frame_features(self, frame: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The pyramid of one frame ``(N, C, H, W)``: what :meth:`forward` computes for every frame of a
-        window before alignment."""
-        return self._pyramid(self._padded(frame))
+    def frame_features(self, frames: Tensor, noise_map: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The pyramid of one frame ``frames (N, 1, C, H, W)`` (``feature_span`` 1): what :meth:`forward`
+        computes for every frame of a window before alignment; ``noise_map`` is not used (blind)."""
+        return self._pyramid(self._padded(frames[:, 0]))
 
     def from_frame_features(self, feats: list[Any], clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """:meth:`forward` of ``clip (N, num_frame, C, H, W)`` from its frames' :meth:`frame_features`."""

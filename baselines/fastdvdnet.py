@@ -29,6 +29,7 @@ at the bottom/right to the next multiple of 4 inside :meth:`FastDVDNet.forward` 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -113,6 +114,8 @@ class FastDVDNet(RestorationModel):
     window = 5
     uses_noise_map = True
     in_channels = 3
+    caches_frame_features = True
+    feature_span = 3
 
     def __init__(self, *, base_channels: int = 32, zero_init_output: bool = False) -> None:
         """``base_channels``: width of each denoising block's first scale (32 in the paper and the official
@@ -144,15 +147,37 @@ class FastDVDNet(RestorationModel):
         n, t, c, h, w = clip.shape
         if noise_map.shape != (n, 1, h, w):
             raise ValueError(f"noise_map must be {(n, 1, h, w)}, got {tuple(noise_map.shape)}")
+        frames, noise_map = self._padded(clip, noise_map)
+        stage1 = [self.temp1(frames[i : i + 3], noise_map) for i in range(3)]
+        out = self.temp2(stage1, noise_map)
+        return out[..., :h, :w]
+
+    @staticmethod
+    def _padded(clip: Tensor, noise_map: Tensor) -> tuple[list[Tensor], Tensor]:
+        """The frames of ``clip (N, T, 3, H, W)`` and the noise map, reflect-padded to a multiple of 4."""
+        n, t, c, h, w = clip.shape
         pad_h, pad_w = -h % 4, -w % 4
         x = clip.reshape(n, t * c, h, w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
             noise_map = F.pad(noise_map, (0, pad_w, 0, pad_h), mode="reflect")
-        frames = list(x.split(c, dim=1))
-        stage1 = [self.temp1(frames[i : i + 3], noise_map) for i in range(3)]
-        out = self.temp2(stage1, noise_map)
-        return out[..., :h, :w]
+        return list(x.split(c, dim=1)), noise_map
+
+    def frame_features(self, frames: Tensor, noise_map: Tensor | None = None) -> Tensor:
+        """Stage 1 on one triplet ``frames (N, 3, 3, H, W)`` (``feature_span`` 3) → ``(N, 3, H', W')``
+        padded to a multiple of 4: what :meth:`forward` computes three times per window, once per
+        triplet, and streaming inference once per triplet of the sequence."""
+        if noise_map is None:
+            raise ValueError("FastDVDNet is non-blind: pass noise_map (N, 1, H, W) = sigma/255")
+        triplet, noise_map = self._padded(frames, noise_map)
+        return self.temp1(triplet, noise_map)
+
+    def from_frame_features(self, feats: list[Any], clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
+        """Stage 2 on the three triplets' :meth:`frame_features` → :meth:`forward` ``(clip, noise_map)``."""
+        if len(feats) != 3 or noise_map is None:
+            raise ValueError("FastDVDNet needs its 3 triplet features and the noise map")
+        _, padded_map = self._padded(clip[:, :1], noise_map)
+        return self.temp2(list(feats), padded_map)[..., : clip.shape[-2], : clip.shape[-1]]
 
 
 def load_official_fastdvdnet(path: str | os.PathLike[str]) -> FastDVDNet:

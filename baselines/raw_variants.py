@@ -57,6 +57,7 @@ class FastDVDNetRaw(FastDVDNet):
 
     in_channels = RAW_CHANNELS
     noise_map_channels = 2
+    caches_frame_features = False  # its stage 1 takes per-frame variance maps, not FastDVDNet's σ map
 
     def __init__(self, *, base_channels: int = 32, zero_init_output: bool = False) -> None:
         super().__init__(base_channels=base_channels, zero_init_output=zero_init_output)

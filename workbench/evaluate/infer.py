@@ -6,8 +6,10 @@ degraded frame ``t`` as float32 ``(H, W, C)`` and is called at most a bounded nu
 
 - window models: frame ``t`` is restored from frames ``t−k .. t+k`` (``k = window // 2``) with indices
   reflected at the borders (``−1 → 1``, ``T → T−2``; the FastDVDNet protocol); only ``window`` frames
-  are held at once. A model with ``caches_frame_features`` (EDVR) computes each frame's front-end features
-  once and keeps those of the ``window`` frames in use (:class:`~workbench.models.base.RestorationModel`).
+  are held at once. A model with ``caches_frame_features`` computes the front-end features of each run of
+  ``feature_span`` consecutive window frames once (EDVR: a frame's pyramid; FastDVDNet: stage 1 on a
+  triplet, reflected runs such as (2, 1, 0) included) and keeps those the window still holds
+  (:class:`~workbench.models.base.RestorationModel`).
 - recurrent models: the state is carried from frame to frame; one frame is held at once.
 - clip (bi-directional) models: by default the **whole sequence** in one forward pass (``chunk_len =
   None``), as the uni-directional models keep their state over the whole sequence and as the paper's
@@ -99,23 +101,28 @@ def restore_stream(
     mode = model.temporal_mode
     if mode == "window":
         k = model.window // 2
+        span = model.feature_span if model.caches_frame_features else 0
         cache: dict[int, torch.Tensor] = {}
-        feats: dict[int, object] = {}  # kept beside ``cache`` when the model caches frame features
+        feats: dict[tuple[int, ...], object] = {}  # each run of ``span`` frames' features, by frame indices
         for t in range(num_frames):
             idx = [reflect_index(t + d, num_frames) for d in range(-k, k + 1)]
             for j in idx:
                 if j not in cache:
                     cache[j] = _to_tensor(degraded(j), device)
-                    if model.caches_frame_features:
-                        feats[j] = model.frame_features(_pad(cache[j], multiple)[0])
             for j in [j for j in cache if j < t - k]:
                 del cache[j]
-                feats.pop(j, None)
+            for run in [r for r in feats if min(r) < t - k]:
+                del feats[run]
             clip, hw = _pad(torch.stack([cache[j] for j in idx], dim=1), multiple)
-            if model.caches_frame_features:
-                out = output_frames(model.from_frame_features([feats[j] for j in idx], clip, noise_map_like(clip)))
+            nmap = noise_map_like(clip)
+            if span:
+                runs = [tuple(idx[i:i + span]) for i in range(len(idx) - span + 1)]
+                for i, run in enumerate(runs):
+                    if run not in feats:
+                        feats[run] = model.frame_features(clip[:, i:i + span], nmap)
+                out = output_frames(model.from_frame_features([feats[r] for r in runs], clip, nmap))
             else:
-                out = output_frames(model(clip, noise_map_like(clip)))
+                out = output_frames(model(clip, nmap))
             yield t, _to_numpy(out, hw)
     elif mode == "recurrent":
         state = None

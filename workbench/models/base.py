@@ -57,24 +57,30 @@ class RestorationModel(nn.Module):
     #: channels of the frames the model consumes (3 RGB, 4 packed raw)
     in_channels: int = 3
 
-    #: window models whose per-frame front end does not depend on the window set this and implement
-    #: ``frame_features`` and ``from_frame_features``: streaming inference then computes each frame's
-    #: features once instead of ``window`` times (:func:`workbench.evaluate.infer.restore_stream`)
+    #: window models whose front end over a run of ``feature_span`` consecutive window frames does not
+    #: depend on the rest of the window set this and implement ``frame_features`` and
+    #: ``from_frame_features``: streaming inference then computes each run's features once instead of once
+    #: per window that holds it (:func:`workbench.evaluate.infer.restore_stream`). EDVR: span 1 (a frame's
+    #: pyramid); FastDVDNet: span 3 (stage 1 on a frame triplet). The noise map must be the same for every
+    #: window of a stream (a σ map), as it is passed to the run's features once.
     caches_frame_features: ClassVar[bool] = False
+    feature_span: ClassVar[int] = 1
 
     def step(
         self, frame: Tensor, state: Any, noise_map: Tensor | None = None
     ) -> tuple[Tensor | RestorationOutput, Any]:  # pragma: no cover - recurrent models override
         raise NotImplementedError(f"{type(self).__name__} is not recurrent")
 
-    def frame_features(self, frame: Tensor) -> Any:  # pragma: no cover - caching window models override
-        """Features of one frame ``(N, C, H, W)``, reusable by every window that holds it."""
+    def frame_features(self, frames: Tensor, noise_map: Tensor | None = None) -> Any:  # pragma: no cover
+        """Features of ``feature_span`` consecutive window frames ``(N, span, C, H, W)`` (size-padded as the
+        window is), reusable by every window that holds the run; caching window models override."""
         raise NotImplementedError(f"{type(self).__name__} does not cache frame features")
 
     def from_frame_features(self, feats: list[Any], clip: Tensor,
                             noise_map: Tensor | None = None) -> Tensor:  # pragma: no cover - see above
-        """The window output from the ``window`` frames' :meth:`frame_features` (in window order) and the
-        clip ``(N, window, C, H, W)`` itself; equals ``forward(clip, noise_map)``."""
+        """The window output from the ``window − feature_span + 1`` runs' :meth:`frame_features` (run ``i``
+        starts at window position ``i``) and the clip ``(N, window, C, H, W)`` itself; equals
+        ``forward(clip, noise_map)``."""
         raise NotImplementedError(f"{type(self).__name__} does not cache frame features")
 
 
