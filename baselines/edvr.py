@@ -417,9 +417,12 @@ class EDVR(RestorationModel):
 
     def _fuse(self, pyr: list[Tensor], centre: Tensor) -> Tensor:
         """Pyramids ``(N, T, C, h_l, w_l)`` per level and the padded centre frame → the padded output."""
-        t = pyr[0].shape[1]
-        ref = [f[:, self.center_frame_idx] for f in pyr]
-        aligned = torch.stack([self.pcd_align([f[:, i] for f in pyr], ref) for i in range(t)], dim=1)
+        n, t = pyr[0].shape[:2]
+        # every frame (the reference too) aligned to the reference in one batch of N·T pairs: BasicSR's loop
+        # over the T frames, computed at once (the same function; bigger products for the CPU)
+        nbr = [f.flatten(0, 1) for f in pyr]
+        ref = [f[:, self.center_frame_idx, None].expand_as(f).flatten(0, 1) for f in pyr]
+        aligned = self.pcd_align(nbr, ref).unflatten(0, (n, t))
         if self.with_tsa:
             feat = self.fusion(aligned)
         else:
