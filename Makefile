@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= mini
+# worker processes that run the cells ahead (workbench/pipeline/prefetch.py); each gets OMP_NUM_THREADS / JOBS threads
+JOBS ?= 2
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
@@ -32,7 +34,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 reproduce: $(STAMP)
-	$(BIN)/workbench reproduce --profile $(PROFILE)
+	$(BIN)/workbench reproduce --profile $(PROFILE) --jobs $(JOBS)
 
 clean-runs:
 	rm -rf runs .cache

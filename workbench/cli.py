@@ -150,7 +150,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
     specs = a.only.split(",") if a.only else REPRODUCE_ORDER
     reproduce(specs, profile=a.profile, data_root=Path(a.data_root) if a.data_root else None, device=a.device,
-              sequences=_names(a.sequences), retrain=a.retrain, report=not a.no_report)
+              sequences=_names(a.sequences), retrain=a.retrain, report=not a.no_report, jobs=a.jobs)
     return 0
 
 
@@ -518,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--only", default=None, metavar="IDS", help="comma-separated spec ids (default: all)")
     rp.add_argument("--sequences", default=None, metavar="A,B",
                     help="evaluate only these sequences in the specs that evaluate sequences")
+    rp.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="run the cells ahead in N worker processes sharing the threads (default 1: none)")
     device(rp)
     rp.set_defaults(func=cmd_reproduce)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.pipeline import prefetch
 from workbench.pipeline.runner import RunSummary, run_pipeline, takes_sequences
 from workbench.pipeline.spec import load_spec
 from workbench.report.assemble import TABLES, build_report
@@ -41,12 +42,19 @@ def with_profile(specs: list[str], profile: str) -> tuple[list[str], list[str]]:
 
 
 def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device: str,
-              sequences: list[str] | None = None, retrain: bool = False, report: bool = True) -> list[RunSummary]:
+              sequences: list[str] | None = None, retrain: bool = False, report: bool = True,
+              jobs: int = 1) -> list[RunSummary]:
     """Run ``specs`` in order (those without ``profile`` are skipped), then the report; ``sequences``
     limits the evaluation of the specs that evaluate sequences (the others run whole); ``retrain`` trains
-    every model from scratch instead of taking it from the profile's zoo."""
+    every model from scratch instead of taking it from the profile's zoo; ``jobs`` > 1 runs the cells
+    ahead in that many worker processes (:mod:`workbench.pipeline.prefetch`; on the CPU, not with ``retrain``)."""
     t0 = time.time()
     specs, skipped = with_profile(specs, profile)
+    if jobs > 1 and not retrain and device.startswith("cpu"):  # a GPU runs one cell at a time
+        tasks = prefetch.plan(specs, profile, data_root=data_root, device=device, sequences=sequences)
+        failed = prefetch.warm(tasks, jobs=jobs, data_root=data_root, device=device)
+        print(f"ran {len(tasks) - len(failed)} of {len(tasks)} cells ahead in {jobs} processes, "
+              f"{time.time() - t0:.0f} s" + (f" (rerun below: {', '.join(failed)})" if failed else ""))
     summaries = [run_pipeline(s, profile, data_root=data_root, device=device, retrain=retrain,
                               sequences=sequences if sequences and takes_sequences(s, profile) else None)
                  for s in specs]

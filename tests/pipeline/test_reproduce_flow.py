@@ -36,3 +36,55 @@ def test_reproduce_ends_with_a_report(isolated, capsys) -> None:  # noqa: ANN001
     assert f"== report: {report}" in out and (report / "report.html").is_file()
     assert "table5-mb-over-ma" in out and "table8-ncfl-bi-over-uni" in out  # every verdict line is printed
     assert (report / "verdicts.csv").read_text().count("\n") > 3
+
+
+TWO = """
+id: {id}
+title: two cells, one shared with the other spec
+notebook: restoration
+profiles:
+  tiny:
+    kind: mini evidence
+    dataset_map: {{embedded-test: set8}}
+    reported_tables: [table1]
+    defaults:
+      kind: restoration
+      train: {{steps: 1, batch_size: 1, patch_size: 32, clip_frames: 3, log_every: 1, checkpoint_every: 1,
+              motion: {{init: none}}}}
+      evaluate: {{dataset: embedded-test, sigmas: [50], max_frames: 5, max_sequences: 1}}
+    cells:
+      - {{name: noisy, method: noisy-input, model: noisy-input, train: null}}
+      - {{name: {cell}, method: fastdvdnet, model: fastdvdnet, model_args: {{base_channels: {width}}}}}
+"""
+
+
+def _two_specs(tmp):
+    paths = []
+    for spec_id, cell, width in (("twoa", "fdv", 4), ("twob", "fdv-wide", 8)):
+        path = tmp / f"{spec_id}.yaml"
+        path.write_text(TWO.format(id=spec_id, cell=cell, width=width))
+        paths.append(str(path))
+    return paths
+
+
+def test_jobs_run_every_distinct_cell_ahead_and_the_specs_then_reuse_them(isolated, capsys) -> None:  # noqa: ANN001
+    from workbench.pipeline import prefetch
+
+    specs = _two_specs(isolated)
+    tasks = prefetch.plan(specs, "tiny", data_root=None, device="cpu")
+    assert sorted(t.name for t in tasks) == ["fdv", "fdv-wide", "noisy"]  # the two noisy rows are one cell
+    summaries = reproduce(specs, profile="tiny", data_root=None, device="cpu", jobs=2, report=False)
+    assert "ran 3 of 3 cells ahead in 2 processes" in capsys.readouterr().out
+    assert all(s.cells_run == [] for s in summaries)  # every cell was found done
+    assert [sorted(s.cells_reused) for s in summaries] == [["fdv", "noisy"], ["fdv-wide", "noisy"]]
+
+
+def test_a_cell_that_fails_in_a_worker_runs_again_in_the_main_process(isolated) -> None:  # noqa: ANN001
+    from workbench.pipeline import prefetch
+
+    specs = _two_specs(isolated)
+    tasks = prefetch.plan(specs, "tiny", data_root=None, device="cpu")
+    broken = [prefetch.Task(**{**t.__dict__, "kind_id": "no-such-kind"}) if t.name == "fdv" else t for t in tasks]
+    assert prefetch.warm(broken, jobs=2, data_root=None, device="cpu") == ["twoa/fdv"]
+    summaries = [reproduce([s], profile="tiny", data_root=None, device="cpu", report=False)[0] for s in specs]
+    assert summaries[0].cells_run == ["fdv"] and summaries[1].cells_run == []
