@@ -29,6 +29,7 @@ def _restoration_form(kind_id: str, p):
 
 @functools.cache
 def _train_checksums(spec_id: str, cell_name: str) -> dict[str, str]:
+    zoo.install_prior(ZOO)  # as a run does first: checking inputs then takes the zoo's prior, never trains one
     for name, kind_id, p in expand(load_spec(spec_id), "mini"):
         if name == cell_name:
             return cell_inputs(spec_id, "mini", name, kind_id, p, data_root=None, device="cpu")
