@@ -336,3 +336,11 @@ def test_window_is_the_frame_on_meta_and_for_non_finite_offsets():
     offset[0, 0, 3, 2] = float("nan")
     assert [c.hw for c in dc_mod._chunks(offset, geom, bytes_per_row=1, budget=1)][3] == 8
     assert all((c.lo, c.hw) == (0, 8) for c in dc_mod._chunks(offset.to("meta"), geom, bytes_per_row=1, budget=1))
+
+
+def test_meta_device_counts_in_one_chunk():
+    """Shape-only counting allocates nothing, so it takes the whole output at once: the per-chunk calls made
+    BasicVSR++'s 960x540 count take 42 s instead of 3 s on one thread (the old code made 8 chunks here)."""
+    geom = dc_mod._Geometry(8, 5, 8, 5, (3, 3), (1, 1), (1, 1), (1, 1), 1, 1)
+    chunks = dc_mod._chunks(torch.zeros(1, 18, 8, 5, device="meta"), geom, bytes_per_row=1, budget=1)
+    assert [(c.r0, c.r1, c.lo, c.hw) for c in chunks] == [(0, 8, 0, 8)]

@@ -307,11 +307,13 @@ def _chunks(offset: Tensor, geom: _Geometry, bytes_per_row: int, budget: int) ->
     A sample of output row ``o`` at tap row ``i`` lies at ``y = o·s − p + i·d + Δy``; the window of a chunk
     spans ``[⌊min y⌋, ⌊max y⌋ + 1]`` clipped to the frame, so every sample with a non-zero corner reads
     inside it and a sample outside the frame is still zero (the window's edge is then the frame's). On the
-    meta device, or with non-finite offsets, the window is the whole frame.
+    meta device the whole output is one chunk over the whole frame; with non-finite offsets a chunk's window
+    is the whole frame.
     """
-    ranges = _row_ranges(geom.ho, bytes_per_row, budget)
     if offset.device.type == "meta":
-        return [_Chunk(r0, r1, 0, geom.h) for r0, r1 in ranges]
+        # nothing is allocated on the meta device: one chunk, so shape-only counting makes no per-chunk calls
+        return [_Chunk(0, geom.ho, 0, geom.h)]
+    ranges = _row_ranges(geom.ho, bytes_per_row, budget)
     (kh, _), (sh, _), (ph, _), (dh, _) = geom.kernel, geom.stride, geom.padding, geom.dilation
     off_y = offset.view(offset.shape[0], geom.dg * geom.taps, 2, geom.ho, geom.wo)[:, :, 0]
     chunks = []
