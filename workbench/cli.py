@@ -183,6 +183,9 @@ def cmd_zoo_check(a: argparse.Namespace) -> int:
     print(f"{r.entry}: committed {r.committed_db:.4f} dB, retrained from scratch {r.retrained_db:.4f} dB "
           f"(Δ {r.difference_db:+.4f} dB, tolerance ±{r.tolerance_db} dB; training {r.train_s:.0f} s) — "
           + ("within tolerance" if r.ok else "OUT OF TOLERANCE"))
+    if not r.same_processor:
+        print(f"  trained on {r.trained_on}, retrained on {r.retrained_on}: CPU arithmetic differs between "
+              "processors, and training amplifies it (a tenth of a dB measured); check on the entry's processor")
     return 0 if r.ok else 1
 
 

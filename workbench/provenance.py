@@ -74,11 +74,27 @@ def tool_versions() -> dict[str, str]:
                 "x265": "unavailable"}
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``'s ``model name`` on Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_info(device: str = "cpu") -> dict[str, object]:
+    """Where a result was computed. ``cpu_model`` and ``cpu_capability`` (the vector ISA PyTorch's CPU
+    kernels dispatch to, e.g. ``AVX512``) decide the last bits of CPU arithmetic: a training run repeats bit
+    for bit only on the same code, thread count and processor."""
     info: dict[str, object] = {
         "device": device,
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():

@@ -164,6 +164,14 @@ def test_zoo_check_retrains_an_entry_to_the_same_psnr(isolated, cli):
     r = cli("zoo", "check", name, "--profile", "tiny", "--dataset", "embedded-test", "--sigma", "30")
     assert r.returncode == 0, r.stderr
     assert "within tolerance" in r.stdout and "Δ +0.0000 dB" in r.stdout
+    assert "trained on" not in r.stdout  # same processor: no warning
+    manifest_path = _entry(isolated) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["device"]["cpu_model"] and manifest["device"]["cpu_capability"]
+    manifest["device"].update(cpu_model="Another CPU", cpu_capability="AVX2")
+    manifest_path.write_text(json.dumps(manifest))
+    other = cli("zoo", "check", name, "--profile", "tiny", "--dataset", "embedded-test", "--sigma", "30")
+    assert other.returncode == 0 and "trained on Another CPU (AVX2), retrained on " in other.stdout
     missing = cli("zoo", "check", "nope-s0", "--profile", "tiny")
     assert missing.returncode == 2 and "no zoo entry 'nope-s0'" in missing.stderr
 

@@ -20,7 +20,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -139,17 +138,9 @@ def plan(spec_id: str, profile: str, *, device: str = "cpu", batch: int | None =
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return ""
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
-
-
 def device_label(device: str) -> str:
     info = device_info(device)
-    cpu = _cpu_model() or str(info["cpu"])
+    cpu = str(info["cpu_model"])
     return str(info.get("cuda_device") or f"CPU {cpu} ({info['torch_threads']} torch threads)")
 
 

@@ -7,6 +7,11 @@ dataset-level PSNR difference must stay within ``tolerance_db`` (0.05 dB: CPU tr
 deterministic for a fixed thread count, so a larger gap means the code, the data or the machine's
 arithmetic changed). The retraining runs with the thread count the entry was trained with (its manifest's
 ``threads``): the order of floating-point reductions, and so the last bits of every step, depend on it.
+The processor matters too: the result names the one the entry was trained on (``device.cpu_model`` and
+``cpu_capability`` of its manifest, "unrecorded" for entries older than those fields) and this one. Measured:
+FastDVDNet's mini entry, trained on an earlier machine, retrained here on an AMD EPYC (AVX512) with the
+same code, data and sampling, drifts from its first logged loss on (0.0151746 against 0.0151444) and ends
+0.11 dB lower at σ = 50 — 400 steps of Adam amplify last-bit differences to a tenth of a dB.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench import provenance
 from workbench.config import from_mapping
 from workbench.context import RunContext
 from workbench.data.catalog import is_paired_dataset, open_dataset
@@ -36,6 +42,8 @@ class CheckResult:
     retrained_db: float
     train_s: float
     tolerance_db: float
+    trained_on: str = "unrecorded"
+    retrained_on: str = "unrecorded"
 
     @property
     def difference_db(self) -> float:
@@ -44,6 +52,17 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return abs(self.difference_db) <= self.tolerance_db
+
+    @property
+    def same_processor(self) -> bool:
+        return self.trained_on == self.retrained_on != "unrecorded"
+
+
+def processor(device: dict[str, Any]) -> str:
+    """``"<cpu_model> (<cpu_capability>)"`` of a manifest's or this run's ``device`` record."""
+    if not device.get("cpu_model"):
+        return "unrecorded"
+    return f"{device['cpu_model']} ({device.get('cpu_capability', '?')})"
 
 
 def list_entries(zoo_dir: Path) -> pd.DataFrame:
@@ -97,4 +116,6 @@ def check_entry(zoo_dir: Path, name: str, *, dataset: str, sigma: float, device:
     train_model(cell, retrained, ctx)  # with the entry's thread count (train_model: ctx.retrain and a zoo)
     train_s = time.time() - t0
     return CheckResult(entry=name, committed_db=_psnr(committed, cell, device),
-                       retrained_db=_psnr(retrained, cell, device), train_s=train_s, tolerance_db=tolerance_db)
+                       retrained_db=_psnr(retrained, cell, device), train_s=train_s, tolerance_db=tolerance_db,
+                       trained_on=processor(manifest.get("device", {})),
+                       retrained_on=processor(provenance.device_info(device)))
