@@ -47,17 +47,22 @@ def reproduce(specs: list[str], *, profile: str, data_root: Path | None, device:
     """Run ``specs`` in order (those without ``profile`` are skipped), then the report; ``sequences``
     limits the evaluation of the specs that evaluate sequences (the others run whole); ``retrain`` trains
     every model from scratch instead of taking it from the profile's zoo; ``jobs`` > 1 runs the cells
-    ahead in that many worker processes (:mod:`workbench.pipeline.prefetch`; on the CPU, not with ``retrain``)."""
+    ahead in that many worker processes, then publishes the specs in as many (:mod:`workbench.pipeline.prefetch`;
+    on the CPU, not with ``retrain``); the printout keeps the order of ``specs``."""
     t0 = time.time()
     specs, skipped = with_profile(specs, profile)
+    published: dict[str, RunSummary] = {}
     if jobs > 1 and not retrain and device.startswith("cpu"):  # a GPU runs one cell at a time
         tasks = prefetch.plan(specs, profile, data_root=data_root, device=device, sequences=sequences)
         failed = prefetch.warm(tasks, jobs=jobs, data_root=data_root, device=device)
         print(f"ran {len(tasks) - len(failed)} of {len(tasks)} cells ahead in {jobs} processes, "
               f"{time.time() - t0:.0f} s" + (f" (rerun below: {', '.join(failed)})" if failed else ""))
-    summaries = [run_pipeline(s, profile, data_root=data_root, device=device, retrain=retrain,
-                              sequences=sequences if sequences and takes_sequences(s, profile) else None)
-                 for s in specs]
+        published = prefetch.publish(specs, profile, jobs=jobs, data_root=data_root, device=device,
+                                     sequences=sequences)
+        print(f"published {len(published)} of {len(specs)} specs in {jobs} processes, {time.time() - t0:.0f} s")
+    summaries = [published.get(s) or run_pipeline(
+        s, profile, data_root=data_root, device=device, retrain=retrain,
+        sequences=sequences if sequences and takes_sequences(s, profile) else None) for s in specs]
     wants_report = report and any(sm.spec_id in TABLES for sm in summaries)
     report_dir = build_report(profile) if wants_report else None
     print(f"\nncfl-workbench reproduce — profile {profile!r}, {time.time() - t0:.0f} s"

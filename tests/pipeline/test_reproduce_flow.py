@@ -74,7 +74,10 @@ def test_jobs_run_every_distinct_cell_ahead_and_the_specs_then_reuse_them(isolat
     tasks = prefetch.plan(specs, "tiny", data_root=None, device="cpu")
     assert sorted(t.name for t in tasks) == ["fdv", "fdv-wide", "noisy"]  # the two noisy rows are one cell
     summaries = reproduce(specs, profile="tiny", data_root=None, device="cpu", jobs=2, report=False)
-    assert "ran 3 of 3 cells ahead in 2 processes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ran 3 of 3 cells ahead in 2 processes" in out and "published 2 of 2 specs in 2 processes" in out
+    assert [s.spec_id for s in summaries] == ["twoa", "twob"]  # the order asked for, whatever finished first
+    assert all((s.version_dir / "measured.csv").is_file() for s in summaries)
     assert all(s.cells_run == [] for s in summaries)  # every cell was found done
     assert [sorted(s.cells_reused) for s in summaries] == [["fdv", "noisy"], ["fdv-wide", "noisy"]]
 
@@ -88,3 +91,11 @@ def test_a_cell_that_fails_in_a_worker_runs_again_in_the_main_process(isolated) 
     assert prefetch.warm(broken, jobs=2, data_root=None, device="cpu") == ["twoa/fdv"]
     summaries = [reproduce([s], profile="tiny", data_root=None, device="cpu", report=False)[0] for s in specs]
     assert summaries[0].cells_run == ["fdv"] and summaries[1].cells_run == []
+
+
+def test_a_spec_that_fails_in_a_publishing_worker_is_left_to_the_main_process(isolated) -> None:  # noqa: ANN001
+    from workbench.pipeline import prefetch
+
+    specs = _two_specs(isolated)
+    done = prefetch.publish([specs[0], str(isolated / "missing.yaml")], "tiny", jobs=2, data_root=None, device="cpu")
+    assert list(done) == [specs[0]] and (done[specs[0]].version_dir / "measured.csv").is_file()

@@ -15,6 +15,10 @@ runs it again in the main process and reports the failure there, in one line as 
 the same model meet the training folder's lock (the second fails and is rerun, by then served by the zoo or
 the finished run). The SPyNet flow memo is per process, so flows shared by models in different workers are
 computed in each. Retraining (``--retrain``) is never run ahead: its thread counts are the zoo entries'.
+
+Then :func:`publish` runs the specs themselves in the same number of workers: with every cell done, a
+spec's run is its publication and its notebook (papermill), independent of the other specs' (the store
+lock orders the version numbers); the report follows in the main process.
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ import torch
 from workbench.errors import WorkbenchError
 from workbench.paths import results_root
 from workbench.pipeline import zoo
-from workbench.pipeline.runner import _with_sequences, cell_inputs, cell_key, run_cell, takes_sequences
+from workbench.pipeline.runner import (
+    RunSummary,
+    cell_inputs,
+    cell_key,
+    run_cell,
+    run_pipeline,
+    takes_sequences,
+    with_sequences,
+)
 from workbench.pipeline.spec import expand, load_spec
 
 log = logging.getLogger("workbench")
@@ -75,7 +87,7 @@ def plan(specs: list[str], profile: str, *, data_root: Path | None, device: str,
             zoo.install_prior(zoo_dir)
         subset = sequences if sequences and takes_sequences(spec_id, profile) else None
         seconds = _last_seconds(spec.id, profile)
-        for name, kind_id, params in expand(spec, profile, _with_sequences(None, subset)):
+        for name, kind_id, params in expand(spec, profile, with_sequences(None, subset)):
             inputs = cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
             key = (kind_id, cell_key(kind_id, params, inputs))
             if key not in tasks:
@@ -118,4 +130,28 @@ def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -
     return failed
 
 
-__all__ = ["Task", "plan", "threads_per_job", "warm"]
+def _publish(spec_id: str, profile: str, data_root: Path | None, device: str,
+             sequences: list[str] | None) -> RunSummary:
+    return run_pipeline(spec_id, profile, data_root=data_root, device=device,
+                        sequences=sequences if sequences and takes_sequences(spec_id, profile) else None)
+
+
+def publish(specs: list[str], profile: str, *, jobs: int, data_root: Path | None, device: str,
+            sequences: list[str] | None = None) -> dict[str, RunSummary]:
+    """Run and publish ``specs`` in ``jobs`` worker processes, after :func:`warm` (every cell reused, so a
+    spec's run is its publication and notebook); ``{spec: summary}`` of those that succeeded. The store
+    lock orders the publications; a spec that fails here is left out, for the caller to run again where
+    the failure is reported."""
+    done: dict[str, RunSummary] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads_per_job(jobs),)) as pool:
+        futures = {pool.submit(_publish, s, profile, data_root, device, sequences): s for s in specs}
+        for fut in as_completed(futures):
+            try:
+                done[futures[fut]] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - run again in the main process, which reports it
+                log.info(f"{futures[fut]}: failed in a worker ({type(exc).__name__}: {exc}); it runs again below")
+    return done
+
+
+__all__ = ["Task", "plan", "publish", "threads_per_job", "warm"]

@@ -139,7 +139,8 @@ def takes_sequences(spec_id: str, profile: str) -> bool:
         {**spec.profiles[profile].defaults, **c}.get("kind") == "restoration" for c in spec.profiles[profile].cells)
 
 
-def _with_sequences(overrides: dict[str, Any] | None, sequences: list[str] | None) -> dict[str, Any] | None:
+def with_sequences(overrides: dict[str, Any] | None, sequences: list[str] | None) -> dict[str, Any] | None:
+    """``overrides`` with ``evaluate.sequences`` set to ``sequences`` (unchanged when none are given)."""
     if not sequences:
         return overrides
     out = dict(overrides or {})
@@ -189,7 +190,7 @@ def run_pipeline(spec_id: str, profile: str, *, data_root: Path | None = None, d
     spec = load_spec(spec_id)
     if sequences and not takes_sequences(spec_id, profile):
         raise ConfigError(f"--sequences: {spec.id}/{profile} has no cell that evaluates sequences")
-    overrides = _with_sequences(overrides, sequences)
+    overrides = with_sequences(overrides, sequences)
     cells = expand(spec, profile, overrides)
     prof = spec.profiles[profile]
     tables = prof.reported_tables or [spec.id]
