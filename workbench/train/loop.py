@@ -4,7 +4,9 @@ Loss (eq. 6 of the paper for NCFL, plain L2 for the others):
 ``mean_t L2(y_t, ỹ_t) + Σ_k w_k · aux_k`` where ``aux_k`` are the auxiliary terms the model returns
 (NCFL's cross-entropy in bits per pixel, eq. 4) and ``w_k`` the recipe's weights at that step
 (:meth:`~workbench.train.spec.TrainSpec.aux_weights_at`); a weight for a term the model does not return
-is not applied, so every row of a table trains under one recipe.
+is not applied, so every row of a table trains under one recipe. The L2 term is the plain mean by default
+(``spec.l2_weighting: uniform``, the paper's); ``inverse-variance`` weights each clip by σ_min·σ_max/σ²
+(:mod:`workbench.train.weighting`).
 
 Optimiser: Adam; learning rate :meth:`~workbench.train.spec.TrainSpec.lr_at` (milestone decays as
 fractions of the run); the motion network (``model.spynet``) in its own group at ``lr × motion.lr_mult``,
@@ -82,6 +84,7 @@ from workbench.train.loader import PrefetchLoader
 from workbench.train.precision import autocast
 from workbench.train.sampler import ClipSampler
 from workbench.train.spec import TrainSpec
+from workbench.train.weighting import l2_term
 
 #: per-step columns of ``loss.csv``; the last four are the compression module's diagnostics
 #: (``RestorationOutput.stats``; empty for models without a quantizer): share of latent elements in the
@@ -322,7 +325,8 @@ def train(
             out = net(noisy, nmap)
         frames = out.frames if isinstance(out, RestorationOutput) else out
         target = clean[:, clean.shape[1] // 2] if model.temporal_mode == "window" else clean
-        l2 = torch.mean((frames.float() - target) ** 2)  # fp32 under bf16 autocast (a no-op cast otherwise)
+        l2 = l2_term(frames, target, sigma if spec.noise == "awgn" else None, weighting=spec.l2_weighting,
+                     sigma_min=spec.sigma_min, sigma_max=spec.sigma_max)  # fp32 under bf16 autocast too
         aux, used = _aux_loss(out, spec.aux_weights_at(step), device)
         aux_terms.update(used)
         loss = l2 + aux
