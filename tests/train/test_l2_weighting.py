@@ -4,6 +4,7 @@ the ones recorded before the key existed); ``inverse-variance`` weights each cli
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,12 @@ def test_the_weights_average_one_over_the_sampled_sigmas() -> None:
     assert float(clip_weights(sigma, sigma_min=5.0, sigma_max=55.0).mean()) == pytest.approx(1.0, abs=1e-6)
     w = clip_weights(torch.tensor([5.0, 10.0, 50.0, 55.0]), sigma_min=5.0, sigma_max=55.0)
     assert w.tolist() == pytest.approx([11.0, 2.75, 0.11, 1.0 / 11.0])
+    # E[1/σ] over U[5, 55] is ln(11)/50
+    w1 = clip_weights(sigma, sigma_min=5.0, sigma_max=55.0, weighting="inverse-sigma")
+    assert float(w1.mean()) == pytest.approx(1.0, abs=1e-6)
+    c = 50.0 / math.log(11.0)
+    w1 = clip_weights(torch.tensor([10.0, 50.0]), sigma_min=5.0, sigma_max=55.0, weighting="inverse-sigma")
+    assert w1.tolist() == pytest.approx([c / 10.0, c / 50.0])
 
 
 def test_inverse_variance_weights_each_clip_by_its_sigma() -> None:
@@ -36,6 +43,9 @@ def test_inverse_variance_weights_each_clip_by_its_sigma() -> None:
     assert float(uniform) == pytest.approx((0.01 + 0.09) / 2)
     weighted = l2_term(frames, target, sigma, weighting="inverse-variance", sigma_min=5.0, sigma_max=55.0)
     assert float(weighted) == pytest.approx((2.75 * 0.01 + 0.11 * 0.09) / 2)
+    c = 50.0 / math.log(11.0)
+    weighted = l2_term(frames, target, sigma, weighting="inverse-sigma", sigma_min=5.0, sigma_max=55.0)
+    assert float(weighted) == pytest.approx((c / 10.0 * 0.01 + c / 50.0 * 0.09) / 2)
     with pytest.raises(ValueError, match="one AWGN σ per clip"):
         l2_term(frames, target, None, weighting="inverse-variance", sigma_min=5.0, sigma_max=55.0)
 
@@ -58,8 +68,9 @@ def test_uniform_leaves_the_hash_and_the_loss_log_as_they_were(tmp_path: Path, o
     assert float(first_w[2]) != pytest.approx(float(first_u[2]), rel=1e-3)
 
 
+@pytest.mark.parametrize("weighting", ["inverse-sigma", "inverse-variance"])
 @pytest.mark.parametrize("kw", [{"noise": "raw-iso"}, {"sigma_min": 0.0}, {"l2_weighting": "psnr"}])
-def test_inverse_variance_needs_awgn_with_a_positive_sigma(kw: dict[str, object]) -> None:
-    spec = TrainSpec(**{"l2_weighting": "inverse-variance", **kw})  # type: ignore[arg-type]
+def test_sigma_weightings_need_awgn_with_a_positive_sigma(kw: dict[str, object], weighting: str) -> None:
+    spec = TrainSpec(**{"l2_weighting": weighting, **kw})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="l2_weighting"):
         spec.validate()

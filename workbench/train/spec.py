@@ -30,7 +30,7 @@ from workbench.config import OMIT_AT_DEFAULT
 from workbench.data.sensors import CRVD_ISOS
 from workbench.errors import ConfigError
 from workbench.train.degradation import NOISE_KINDS, NoiseKind
-from workbench.train.weighting import L2_WEIGHTINGS, L2Weighting
+from workbench.train.weighting import L2_WEIGHTINGS, SIGMA_WEIGHTINGS, L2Weighting
 
 #: auxiliary loss terms a model may return (``RestorationOutput.aux``)
 AUX_TERMS = ("ce_bpp",)
@@ -110,7 +110,7 @@ class TrainSpec:
     #: run the network under ``torch.compile`` (opt-in; :mod:`workbench.train.compiled`)
     compile: bool = field(default=False, metadata=OMIT_AT_DEFAULT)
     #: how the L2 term weights clips of different σ (:mod:`workbench.train.weighting`): ``uniform`` (the
-    #: paper's plain mean) or ``inverse-variance`` (each clip's MSE × σ_min·σ_max/σ²; AWGN only)
+    #: paper's plain mean), ``inverse-sigma`` (× a weight ∝ 1/σ) or ``inverse-variance`` (× σ_min·σ_max/σ²; AWGN)
     l2_weighting: L2Weighting = field(default="uniform", metadata=OMIT_AT_DEFAULT)
 
     def validate(self) -> None:
@@ -137,9 +137,9 @@ class TrainSpec:
             raise ConfigError(f"isos: {unknown_isos or 'empty'}; use CRVD ISOs {list(CRVD_ISOS)}")
         if self.l2_weighting not in L2_WEIGHTINGS:
             raise ConfigError(f"l2_weighting: {self.l2_weighting!r} is not one of {list(L2_WEIGHTINGS)}")
-        if self.l2_weighting == "inverse-variance" and (self.noise != "awgn" or self.sigma_min <= 0):
-            raise ConfigError("l2_weighting: inverse-variance weights clips by 1/σ² and needs noise: awgn with "
-                              f"sigma_min > 0 (got noise {self.noise!r}, sigma_min {self.sigma_min})")
+        if self.l2_weighting in SIGMA_WEIGHTINGS and (self.noise != "awgn" or self.sigma_min <= 0):
+            raise ConfigError(f"l2_weighting: {self.l2_weighting} weights clips by their σ and needs noise: awgn "
+                              f"with sigma_min > 0 (got noise {self.noise!r}, sigma_min {self.sigma_min})")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision: {self.precision!r} is not one of {list(PRECISIONS)}")
         if self.val_every < 0:
