@@ -11,13 +11,21 @@ import pytest
 import torch
 
 from baselines.fastdvdnet import FastDVDNet
-from tests.train.test_loader import HASH_BEFORE, LOG_BEFORE
 from workbench.config import config_hash
 from workbench.data.catalog import open_dataset
 from workbench.errors import ConfigError
 from workbench.train.loop import train
 from workbench.train.spec import TrainSpec
 from workbench.train.weighting import clip_weights, l2_term
+
+#: ``loss.csv`` of a 3-step FastDVDNet run (``tests/train/test_loader.py``'s), and ``config_hash(TrainSpec())``,
+#: both recorded at commit d81fe2f, before the key existed
+LOG_BEFORE = """step,loss,l2,aux,lr,noise_sigma_mean,val_psnr_db,zero_bin_share,q_mean,sigma_mean,bpp
+1,1.62499,1.62499,0,0.001,34.275,,,,,
+2,1.41915,1.41915,0,0.001,25.277,,,,,
+3,1.26475,1.26475,0,0.001,29.620,,,,,
+"""
+HASH_BEFORE = "bed8807e87cf5750a8edfc2e71320132f91dd89095f3bf541c621cfed774f019"
 
 
 def test_the_weights_average_one_over_the_sampled_sigmas() -> None:
