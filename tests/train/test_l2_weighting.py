@@ -1,6 +1,6 @@
 """``l2_weighting``: ``uniform`` is the plain mean the loop always took (its loss log and the spec hash are
-the ones recorded before the key existed); ``inverse-variance`` weights each clip's MSE by
-σ_min·σ_max/σ², closed-form values below."""
+the ones recorded before the key existed); ``inverse-variance`` and ``inverse-sigma`` weight each clip's MSE by
+σ_min·σ_max/σ² and (σ_max−σ_min)/(ln(σ_max/σ_min)·σ), closed-form values below."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_the_weights_average_one_over_the_sampled_sigmas() -> None:
     assert w1.tolist() == pytest.approx([c / 10.0, c / 50.0])
 
 
-def test_inverse_variance_weights_each_clip_by_its_sigma() -> None:
+def test_the_sigma_weightings_weight_each_clip_by_its_sigma() -> None:
     frames = torch.zeros(2, 3, 4, 4)
     target = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.3)])
     sigma = torch.tensor([10.0, 50.0])
@@ -82,3 +82,4 @@ def test_sigma_weightings_need_awgn_with_a_positive_sigma(kw: dict[str, object],
     spec = TrainSpec(**{"l2_weighting": weighting, **kw})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="l2_weighting"):
         spec.validate()
+

@@ -80,3 +80,9 @@ def test_the_frame_cache_is_bounded_in_bytes_and_draws_the_same_clips():
     a = small.sample(4, torch.Generator().manual_seed(2))
     b = big.sample(4, torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and len(small._cache) <= 3 and small._cached_bytes <= 3 * 24 * 24 * 6 * 4
+
+
+def test_paired_training_refuses_a_sigma_weighting(tmp_path):
+    with pytest.raises(ConfigError, match="carry no noise σ to weight by"):
+        train(model=_model(), spec=_spec(l2_weighting="inverse-sigma"), train_sequences=_pairs(), out_dir=tmp_path,
+              progress=False)

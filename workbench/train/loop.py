@@ -5,8 +5,8 @@ Loss (eq. 6 of the paper for NCFL, plain L2 for the others):
 (NCFL's cross-entropy in bits per pixel, eq. 4) and ``w_k`` the recipe's weights at that step
 (:meth:`~workbench.train.spec.TrainSpec.aux_weights_at`); a weight for a term the model does not return
 is not applied, so every row of a table trains under one recipe. The L2 term is the plain mean by default
-(``spec.l2_weighting: uniform``, the paper's); ``inverse-variance`` weights each clip by σ_min·σ_max/σ²
-(:mod:`workbench.train.weighting`).
+(``spec.l2_weighting: uniform``, the paper's); ``inverse-sigma`` and ``inverse-variance`` weight each AWGN
+clip by a weight ∝ 1/σ or 1/σ² (:mod:`workbench.train.weighting`).
 
 Optimiser: Adam; learning rate :meth:`~workbench.train.spec.TrainSpec.lr_at` (milestone decays as
 fractions of the run); the motion network (``model.spynet``) in its own group at ``lr × motion.lr_mult``,
@@ -270,6 +270,9 @@ def train(
     if paired and model.uses_noise_map:
         raise ConfigError(f"{spec.dataset}: degraded/clean pairs carry no noise σ, but {type(model).__name__} takes a "
                           "noise map; train a blind model on paired data")
+    if paired and spec.l2_weighting != "uniform":
+        raise ConfigError(f"{spec.dataset}: degraded/clean pairs carry no noise σ to weight by; set "
+                          f"train.l2_weighting to uniform (got {spec.l2_weighting})")
     model.to(device).train()
     check_batch(spec.batch_size, parallel)
     bn_rule = batchnorm_rule(model, parallel)
