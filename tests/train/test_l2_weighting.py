@@ -32,8 +32,10 @@ def test_the_weights_average_one_over_the_sampled_sigmas() -> None:
     # E[1/σ²] over U[5, 55] is 1/(5·55): a midpoint rule on 200 000 points lands within 1e-6
     n = 200_000
     sigma = 5.0 + 50.0 * (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    assert float(clip_weights(sigma, sigma_min=5.0, sigma_max=55.0).mean()) == pytest.approx(1.0, abs=1e-6)
-    w = clip_weights(torch.tensor([5.0, 10.0, 50.0, 55.0]), sigma_min=5.0, sigma_max=55.0)
+    w2 = clip_weights(sigma, sigma_min=5.0, sigma_max=55.0, weighting="inverse-variance")
+    assert float(w2.mean()) == pytest.approx(1.0, abs=1e-6)
+    w = clip_weights(torch.tensor([5.0, 10.0, 50.0, 55.0]), sigma_min=5.0, sigma_max=55.0,
+                     weighting="inverse-variance")
     assert w.tolist() == pytest.approx([11.0, 2.75, 0.11, 1.0 / 11.0])
     # E[1/σ] over U[5, 55] is ln(11)/50
     w1 = clip_weights(sigma, sigma_min=5.0, sigma_max=55.0, weighting="inverse-sigma")

@@ -31,8 +31,7 @@ L2_WEIGHTINGS: tuple[str, ...] = ("uniform", "inverse-sigma", "inverse-variance"
 SIGMA_WEIGHTINGS: tuple[str, ...] = ("inverse-sigma", "inverse-variance")
 
 
-def clip_weights(sigma: Tensor, *, sigma_min: float, sigma_max: float, weighting: str = "inverse-variance"
-                 ) -> Tensor:
+def clip_weights(sigma: Tensor, *, sigma_min: float, sigma_max: float, weighting: str) -> Tensor:
     """Per-clip weights (module docstring): ``sigma`` (N,) on the 0–255 scale → weights (N,), mean 1 over
     σ ~ U[σ_min, σ_max]; ``inverse-variance`` σ_min·σ_max/σ², ``inverse-sigma`` (σ_max−σ_min)/(ln(σ_max/σ_min)·σ)."""
     sig = sigma.float()
