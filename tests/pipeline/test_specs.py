@@ -5,7 +5,9 @@
   schedule, step count and data; rows differ only in the switch under test, which lives in the model
   (``model``/``model_args``), never in ``train``. The one exception is the training data of a table with
   several benchmarks (Table 3's two rain sets, Table 7's degradation columns): ``dataset``/``val_dataset``
-  follow the benchmark, everything else is the one recipe.
+  follow the benchmark, everything else is the one recipe. In the mini profile the AWGN rows weight their
+  squared error by 1/σ (``l2_weighting: inverse-sigma``) and the paired rows, with no σ to weight by, name
+  ``uniform`` beside the recipe: that key follows the degradation, checked apart.
 - Across tables, rows that share a model (model, model_args, seed) and training data resolve to identical
   recipes, so the training cache (``runs/train/<model>-<key>``) trains them once.
 - ``--set train.steps=N`` reaches every trained row, stages and milestones scale with it, and no row without
@@ -80,7 +82,27 @@ def test_one_schedule_per_table(spec_id: str, profile: str) -> None:
         assert all(p.train.recipe == expected for _, p in rows)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("profile", ["smoke", "full"])
+@pytest.mark.parametrize("spec_id", [s for s in SPECS if s.startswith("table") and "mini" in load_spec(s).profiles])
+def test_one_schedule_per_table_in_mini(spec_id: str) -> None:
+    """The mini profile's rows share its recipes as in smoke and full (the seed rows of Tables 5 and 6 differ in
+    their seed), except ``l2_weighting``: every AWGN row (restoration) weights by 1/σ, every paired
+    (deraining, dehazing) row keeps the plain mean."""
+    def without_weighting(p: object) -> str:
+        return json.dumps({k: v for k, v in to_mapping(p.train).items()  # type: ignore[attr-defined]
+                           if k not in DATA_KEYS + ("l2_weighting", "seed")}, sort_keys=True)
+
+    rgb = trained_rows(spec_id, "mini", kinds=("restoration", "paired"))
+    assert len({without_weighting(p) for _, p in rgb}) <= 1, spec_id
+    assert all(p.train.recipe == "mini" for _, p in rgb)  # type: ignore[attr-defined]
+    for kind, weighting in (("restoration", "inverse-sigma"), ("paired", "uniform")):
+        rows = trained_rows(spec_id, "mini", kinds=(kind,))
+        assert all(p.train.l2_weighting == weighting for _, p in rows), (spec_id, kind)  # type: ignore[attr-defined]
+    raw = trained_rows(spec_id, "mini", kinds=("raw-restoration",))
+    assert len({schedule_of(p.train, getattr(p, "pretrain", None)) for _, p in raw}) <= 1, spec_id
+    assert all(p.train.recipe == "raw-mini" for _, p in raw)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "mini", "full"])
 def test_rows_sharing_a_model_share_a_recipe(profile: str) -> None:
     seen: dict[str, tuple[str, str]] = {}
     for sid in SPECS:
