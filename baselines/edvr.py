@@ -302,10 +302,14 @@ class EDVR(RestorationModel):
         blocks and the offset predictors is Kaiming-normal for LeakyReLU(0.1) (fan-in) with zero bias.
         Measured on the mini EDVR (32 features, 64² patches): with PyTorch's default the input signal
         shrinks through the ~20 plain convolutions before the trunk, so the gradient reaching the first
-        layer is ~5e-8; with ``"kaiming"`` it is ~9. The gradient is not what stops the mini EDVR, though:
-        with either init, with ``zero_init_output``, without TSA, at lr 4e-4 and at 64 features it stays at
-        its centre frame (loss = noise variance) for 100–400 steps, even on static clips (docs/protocols.md
-        §7). An option for trainings of one's own, not used by any profile."""
+        layer is ~5e-8; with ``"kaiming"`` it is ~9. At ``feat_stride`` 4 neither init gets the mini EDVR
+        off its centre frame (loss = noise variance for 100–400 steps, with ``zero_init_output``, without
+        TSA, at lr 4e-4 and at 64 features too). Kaiming and TSA do not go together: at Kaiming's scale the
+        temporal-attention logits ``<θ(F_t), φ(F_ref)>`` are ~14 in magnitude at initialisation (down to
+        −29), 59 % of the sigmoids are below 1e-6, their gradient vanishes and the backward pass fills with
+        subnormal floats (CPU training steps 3–20× slower). With PyTorch's init the aligned features are
+        ~0.008 in scale and the logits ~0.002. The mini profile's EDVR (Table 1, Fig. 7) is
+        ``feat_stride=1, with_tsa=False, init="kaiming", zero_init_output=True`` (docs/protocols.md §7)."""
         super().__init__()
         centre = num_frame // 2 if center_frame_idx is None else center_frame_idx
         if not 0 <= centre < num_frame:
