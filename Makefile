@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 PROFILE ?= mini
 # worker processes that run the cells ahead (workbench/pipeline/prefetch.py); each gets OMP_NUM_THREADS / JOBS threads
 JOBS ?= 2
+TEST_JOBS ?= 2
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
@@ -28,8 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# the suite in TEST_JOBS worker processes (pytest-xdist), one thread each, a test file per worker at a time;
+# TEST_JOBS=0 runs it in this process
 pytest: $(STAMP)
-	$(BIN)/pytest
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(TEST_JOBS) --dist loadfile
 
 test: lint typecheck pytest
 
