@@ -308,8 +308,9 @@ class EDVR(RestorationModel):
         temporal-attention logits ``<θ(F_t), φ(F_ref)>`` are ~14 in magnitude at initialisation (down to
         −29), 59 % of the sigmoids are below 1e-6, their gradient vanishes and the backward pass fills with
         subnormal floats (CPU training steps 3–20× slower). With PyTorch's init the aligned features are
-        ~0.008 in scale and the logits ~0.002. The mini profile's EDVR (Table 1, Fig. 7) is
-        ``feat_stride=1, with_tsa=False, init="kaiming", zero_init_output=True`` (docs/protocols.md §7)."""
+        ~0.008 in scale and the logits ~0.002 (``tests/baselines/test_edvr.py`` measures both). The mini
+        profile's EDVR (Table 1, Fig. 7) is ``feat_stride=1, with_tsa=False, init="kaiming",
+        zero_init_output=True`` (docs/protocols.md §7)."""
         super().__init__()
         centre = num_frame // 2 if center_frame_idx is None else center_frame_idx
         if not 0 <= centre < num_frame:

@@ -213,3 +213,38 @@ def test_feat_stride_one_pads_to_multiples_of_four_only():
     with torch.no_grad():
         assert model(torch.rand(1, 5, 3, 20, 28)).shape == (1, 3, 20, 28)
     assert seen == [(1, 32, 20, 28)]
+
+
+def _tsa_logits_at_init(init: str) -> tuple[float, torch.Tensor]:
+    """The mini EDVR (Table 1's model_args with TSA) at initialisation on a noisy 64² clip: the std of the
+    aligned features entering TSA and TSA's temporal-attention logits ``<θ(F_t), φ(F_ref)>``."""
+    torch.manual_seed(0)
+    net = EDVR(num_feat=32, num_extract_block=2, num_reconstruct_block=4, deformable_groups=4, feat_stride=1,
+               init=init, zero_init_output=True).eval()
+    g = torch.Generator().manual_seed(0)
+    clip = torch.rand(1, 5, 3, 64, 64, generator=g) + 0.1 * torch.randn(1, 5, 3, 64, 64, generator=g)
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep_input(_module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+        seen["aligned"] = inputs[0]
+
+    net.fusion.register_forward_hook(keep_input)
+    with torch.no_grad():
+        net(clip)
+        aligned = seen["aligned"]
+        b, t, c, h, w = aligned.shape
+        tsa = net.fusion
+        emb_ref = tsa.temporal_attn1(aligned[:, net.center_frame_idx])
+        emb = tsa.temporal_attn2(aligned.reshape(b * t, c, h, w)).view(b, t, c, h, w)
+        return float(aligned.std()), (emb * emb_ref.unsqueeze(1)).sum(dim=2)
+
+
+def test_kaiming_init_saturates_tsa_and_pytorch_init_starves_it():
+    """The reason the mini EDVR drops TSA (docstring of ``init``, docs/protocols.md §7): with PyTorch's init the
+    features reaching TSA have all but vanished; with Kaiming's they keep their scale but most temporal-attention
+    sigmoids saturate below 1e-6."""
+    std_pt, logits_pt = _tsa_logits_at_init("pytorch")
+    std_k, logits_k = _tsa_logits_at_init("kaiming")
+    assert std_pt < 0.05 < 0.3 < std_k
+    assert logits_pt.abs().max() < 0.1 and (torch.sigmoid(logits_pt) < 1e-6).float().mean() == 0
+    assert logits_k.abs().mean() > 5 and (torch.sigmoid(logits_k) < 1e-6).float().mean() > 0.3
