@@ -108,6 +108,8 @@ class BasicVSRUni(HeadMixin, RestorationModel):
     ``y_t = x_t + head(h_t)``. State = ``(x_{t-1}, h_{t-1})``, both (N, ·, H, W)."""
 
     temporal_mode: ClassVar[str] = "recurrent"
+    #: channels-last inference: 1.23× faster (mini widths, 96×160, one thread; ``workbench bench format``)
+    inference_memory_format: ClassVar[str] = "channels_last"
 
     def __init__(self, *, num_feat: int = 64, num_block: int = 30, head: Head = "hr") -> None:
         super().__init__()
@@ -140,6 +142,8 @@ class BasicVSRBi(HeadMixin, RestorationModel):
     ``fusion`` conv (LeakyReLU), ``y_t = x_t + head(fused_t)``."""
 
     temporal_mode: ClassVar[str] = "clip"
+    #: channels-last inference: 1.16× faster (mini widths, 96×160, one thread; ``workbench bench format``)
+    inference_memory_format: ClassVar[str] = "channels_last"
 
     def __init__(self, *, num_feat: int = 64, num_block: int = 30, head: Head = "hr") -> None:
         super().__init__()

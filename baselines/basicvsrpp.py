@@ -93,6 +93,10 @@ class SecondOrderDeformableAlignment(nn.Module):
 
 
 class _BasicVSRPlusPlusBase(HeadMixin, RestorationModel):
+    #: channels-last inference: 1.09× (uni) and 1.17× (bi) faster at the mini widths, 96×160, one thread
+    #: (``workbench bench format``); the deformable convolution keeps its input's format
+    inference_memory_format: ClassVar[str] = "channels_last"
+
     def __init__(self, *, branches: tuple[str, ...], num_feat: int, num_block: int, head: Head,
                  max_residue_magnitude: float, deformable_groups: int = 16) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -113,6 +113,26 @@ def _kaiming_init(model: nn.Module) -> None:
             nn.init.zeros_(mod.bias)
 
 
+def _half_conv(conv: nn.Module, x: Tensor, half: int) -> Tensor:
+    """``conv`` (an ``nn.Conv2d``) restricted to the first (``half=0``, no bias) or second (``half=1``, with
+    the bias) half of its input channels, applied to ``x`` ``(N, C_in/2, H, W)``."""
+    assert isinstance(conv, nn.Conv2d)
+    c = conv.in_channels // 2
+    weight = conv.weight[:, :c] if half == 0 else conv.weight[:, c:]
+    return F.conv2d(x, weight, conv.bias if half == 1 else None, conv.stride, conv.padding)
+
+
+class FramePyramid(NamedTuple):
+    """One frame's :meth:`EDVR.frame_features`: its pyramid ``levels`` (L1, L2, L3, each
+    ``(N, C, h_l, w_l)``) and the per-frame halves of PCD's first offset convolutions
+    (:meth:`PCDAlignment.split_parts`)."""
+
+    levels: tuple[Tensor, Tensor, Tensor]
+    nbr_parts: list[Tensor]
+    ref_parts: list[Tensor]
+    cas_ref: Tensor
+
+
 def _blocks(n: int, num_feat: int) -> nn.Sequential:
     return nn.Sequential(*(ResidualBlockNoBN(num_feat=num_feat) for _ in range(n)))
 
@@ -184,14 +204,34 @@ class PCDAlignment(nn.Module):
         self.cas_offset_conv2 = nn.Conv2d(c, c, 3, 1, 1)
         self.cas_dcnpack = DCNv2Pack(**dcn)
 
-    def forward(self, nbr: list[Tensor], ref: list[Tensor]) -> Tensor:
-        """``nbr``, ``ref``: features ``[l1, l2, l3]``, each ``(N, C, h/2^k, w/2^k)`` → aligned ``l1``."""
+    def split_parts(self, levels: tuple[Tensor, Tensor, Tensor]) -> tuple[list[Tensor], list[Tensor], Tensor]:
+        """The per-frame halves of the first offset convolutions, for :meth:`forward`'s ``parts``.
+
+        ``offset_conv1[l]`` and ``cas_offset_conv1`` take ``[x, reference]`` concatenated, so each is the sum
+        of two convolutions, one per half of its input channels (``W · [a; b] = W_a · a + W_b · b``). For
+        a frame's pyramid ``levels`` this returns the neighbour halves ``W_a · l_k`` (no bias), the
+        reference halves ``W_b · l_k + bias`` and the cascade's reference half ``W_b · l_1 + bias``: in a
+        sliding window each frame is a neighbour five times and the reference once, so streaming inference
+        computes these once per frame instead of the concatenated convolution once per pair (the same
+        function; outputs agree with :meth:`forward` to ~1e-6)."""
+        nbr_parts = [_half_conv(self.offset_conv1[f"l{i + 1}"], levels[i], 0) for i in range(3)]
+        ref_parts = [_half_conv(self.offset_conv1[f"l{i + 1}"], levels[i], 1) for i in range(3)]
+        return nbr_parts, ref_parts, _half_conv(self.cas_offset_conv1, levels[0], 1)
+
+    def forward(self, nbr: list[Tensor], ref: list[Tensor],
+                parts: tuple[list[Tensor], list[Tensor], Tensor] | None = None) -> Tensor:
+        """``nbr``, ``ref``: features ``[l1, l2, l3]``, each ``(N, C, h/2^k, w/2^k)`` → aligned ``l1``.
+        ``parts``: :meth:`split_parts` of the same neighbours and references (stacked alike), used in
+        place of the concatenated first offset convolutions."""
         up_off: Tensor | None = None
         up_feat: Tensor | None = None
         feat = nbr[0]
         for i in (3, 2, 1):
             lv = f"l{i}"
-            off = _lrelu(self.offset_conv1[lv](torch.cat([nbr[i - 1], ref[i - 1]], dim=1)))
+            if parts is None:
+                off = _lrelu(self.offset_conv1[lv](torch.cat([nbr[i - 1], ref[i - 1]], dim=1)))
+            else:
+                off = _lrelu(parts[0][i - 1] + parts[1][i - 1])
             if up_off is None:
                 off = _lrelu(self.offset_conv2[lv](off))
             else:
@@ -204,7 +244,11 @@ class PCDAlignment(nn.Module):
                 feat = _lrelu(feat)
                 # offsets are in pixels of this level: double them with the resolution
                 up_off, up_feat = _up2(off) * 2, _up2(feat)
-        off = _lrelu(self.cas_offset_conv2(_lrelu(self.cas_offset_conv1(torch.cat([feat, ref[0]], dim=1)))))
+        if parts is None:
+            cas = self.cas_offset_conv1(torch.cat([feat, ref[0]], dim=1))
+        else:
+            cas = _half_conv(self.cas_offset_conv1, feat, 0) + parts[2]
+        off = _lrelu(self.cas_offset_conv2(_lrelu(cas)))
         return _lrelu(self.cas_dcnpack(feat, off))
 
 
@@ -401,18 +445,24 @@ class EDVR(RestorationModel):
         flat = F.pad(x.reshape(-1, *x.shape[-3:]), (0, pw, 0, ph), mode=mode)
         return flat.view(*x.shape[:-2], h + ph, w + pw)
 
-    def frame_features(self, frames: Tensor, noise_map: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """The pyramid of one frame ``frames (N, 1, C, H, W)`` (``feature_span`` 1): what :meth:`forward`
-        computes for every frame of a window before alignment; ``noise_map`` is not used (blind)."""
-        return self._pyramid(self._padded(frames[:, 0]))
+    def frame_features(self, frames: Tensor, noise_map: Tensor | None = None) -> FramePyramid:
+        """One frame ``frames (N, 1, C, H, W)`` (``feature_span`` 1): the pyramid :meth:`forward` computes
+        for every frame of a window before alignment, and the per-frame halves of PCD's first offset
+        convolutions (:class:`FramePyramid`); ``noise_map`` is not used (blind)."""
+        levels = self._pyramid(self._padded(frames[:, 0]))
+        return FramePyramid(levels, *self.pcd_align.split_parts(levels))
 
     def from_frame_features(self, feats: list[Any], clip: Tensor, noise_map: Tensor | None = None) -> Tensor:
         """:meth:`forward` of ``clip (N, num_frame, C, H, W)`` from its frames' :meth:`frame_features`."""
         if len(feats) != self.window:
             raise ValueError(f"EDVR needs {self.window} frame features, got {len(feats)}")
         h, w = clip.shape[-2:]
-        pyr = [torch.stack([f[lv] for f in feats], dim=1) for lv in range(3)]
-        out = self._fuse(pyr, self._padded(clip[:, self.center_frame_idx]))
+        c = self.center_frame_idx
+        pyr = [torch.stack([f.levels[lv] for f in feats], dim=1) for lv in range(3)]
+        n, t = pyr[0].shape[:2]
+        parts = ([torch.stack([f.nbr_parts[lv] for f in feats], dim=1).flatten(0, 1) for lv in range(3)],
+                 [_repeat(feats[c].ref_parts[lv], t) for lv in range(3)], _repeat(feats[c].cas_ref, t))
+        out = self._fuse(pyr, self._padded(clip[:, c]), parts)
         return out[..., : h * self.scale, : w * self.scale]
 
     def _forward_aligned(self, x: Tensor) -> Tensor:
@@ -420,14 +470,16 @@ class EDVR(RestorationModel):
         levels = self._pyramid(x.reshape(b * t, c, h, w))
         return self._fuse([f.view(b, t, *f.shape[1:]) for f in levels], x[:, self.center_frame_idx])
 
-    def _fuse(self, pyr: list[Tensor], centre: Tensor) -> Tensor:
-        """Pyramids ``(N, T, C, h_l, w_l)`` per level and the padded centre frame → the padded output."""
+    def _fuse(self, pyr: list[Tensor], centre: Tensor,
+              parts: tuple[list[Tensor], list[Tensor], Tensor] | None = None) -> Tensor:
+        """Pyramids ``(N, T, C, h_l, w_l)`` per level and the padded centre frame → the padded output;
+        ``parts``: the pairs' :meth:`PCDAlignment.split_parts`, flattened like the pairs (``N·T`` first)."""
         n, t = pyr[0].shape[:2]
         # every frame (the reference too) aligned to the reference in one batch of N·T pairs: BasicSR's loop
         # over the T frames, computed at once (the same function; bigger products for the CPU)
         nbr = [f.flatten(0, 1) for f in pyr]
         ref = [f[:, self.center_frame_idx, None].expand_as(f).flatten(0, 1) for f in pyr]
-        aligned = self.pcd_align(nbr, ref).unflatten(0, (n, t))
+        aligned = self.pcd_align(nbr, ref, parts).unflatten(0, (n, t))
         if self.with_tsa:
             feat = self.fusion(aligned)
         else:
@@ -441,6 +493,11 @@ class EDVR(RestorationModel):
         if self.hr_in:
             return out + centre
         return out + F.interpolate(centre, scale_factor=4, mode="bilinear", align_corners=False)
+
+
+def _repeat(x: Tensor, t: int) -> Tensor:
+    """``(N, ...)`` → ``(N·t, ...)``, each image ``t`` times in a row (the reference of each of ``t`` pairs)."""
+    return x.unsqueeze(1).expand(x.shape[0], t, *x.shape[1:]).flatten(0, 1)
 
 
 def build_edvr(config: str | EDVRConfig = "L-deblur", **overrides: Any) -> EDVR:

@@ -266,6 +266,23 @@ def cmd_bench_deform(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_format(a: argparse.Namespace) -> int:
+    from workbench.pipeline.format_bench import benchmark_formats  # lazy: keeps `workbench --help` fast
+
+    rows = benchmark_formats(a.specs.split(","), a.profile, frames=a.frames, height=a.height, width=a.width,
+                             repeats=a.repeats)
+    print(f"streaming inference, {a.frames} frames of {a.width}x{a.height}, {torch_threads()} thread(s), best of "
+          f"{a.repeats}; ratio = NCHW ms ÷ channels-last ms")
+    print("\n".join(r.line() for r in rows))
+    return 0
+
+
+def torch_threads() -> int:
+    import torch  # lazy: keeps `workbench --help` fast
+
+    return int(torch.get_num_threads())
+
+
 def cmd_bench_loader(a: argparse.Namespace) -> int:
     from workbench.train.loader_bench import benchmark_loader  # lazy: keeps `workbench --help` fast
 
@@ -620,6 +637,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "native CPU kernel, current+legacy (both) or all three")
     device(bd)
     bd.set_defaults(func=cmd_bench_deform)
+    bfm = parser(be, "format", "streaming ms/frame of each restoration model of the specs with NCHW and with "
+                 "channels-last weights, and their ratio, one run")
+    bfm.add_argument("--specs", default="table1,table8", help="comma-separated spec ids whose models are timed")
+    bfm.add_argument("--profile", default="mini", help="the specs' profile (its model widths)")
+    bfm.add_argument("--frames", type=int, default=8, help="frames per stream")
+    bfm.add_argument("--height", type=int, default=96, help="frame height")
+    bfm.add_argument("--width", type=int, default=160, help="frame width")
+    bfm.add_argument("--repeats", type=int, default=3, help="alternating rounds per format (best kept)")
+    bfm.set_defaults(func=cmd_bench_format)
     bl = parser(be, "loader", "training clips/s of the loader at 0 and N workers beside a model's training "
                 "steps/s on the device, one run")
     bl.add_argument("--dataset", default="embedded-train", help="training dataset id")

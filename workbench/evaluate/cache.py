@@ -7,13 +7,16 @@ is the same computation each time. :func:`evaluation_key` hashes everything the 
 class and every tensor of its state dict (names, dtypes, shapes, bytes), the evaluation protocol, the
 dataset's file checksums, the subset columns, the device type and the code hash — and :func:`cached_rows`
 returns the rows of an identical earlier evaluation (``runs/eval/<key[:20]>.json``, written atomically) or
-computes and stores them. Any change to the weights, the protocol, the data or the code gives another key.
+computes and stores them with the seconds the computation took (:func:`stored_seconds`: what
+:mod:`workbench.pipeline.prefetch` plans with). Any change to the weights, the protocol, the data or the
+code gives another key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +59,19 @@ def cached_rows(key: str, compute: Callable[[], list[dict[str, Any]]]) -> tuple[
                 return list(stored["rows"]), True
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed and replaced
+    t0 = time.perf_counter()
     rows = compute()
+    seconds = round(time.perf_counter() - t0, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, json.dumps({"key": key, "rows": rows}, default=str))
+    atomic.write_text(path, json.dumps({"key": key, "rows": rows, "seconds": seconds}, default=str))
     return rows, False
+
+
+def stored_seconds(key: str) -> float | None:
+    """Seconds the stored evaluation ``key`` took to compute (``None``: not stored, or stored without them)."""
+    try:
+        stored = json.loads(cache_path(key).read_text())
+    except (OSError, ValueError):
+        return None
+    value = stored.get("seconds") if stored.get("key") == key else None
+    return float(value) if value is not None else None

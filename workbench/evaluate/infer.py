@@ -19,12 +19,17 @@ degraded frame ``t`` as float32 ``(H, W, C)`` and is called at most a bounded nu
   recorded in every result row, because it changes the PSNR of bi-directional models. Memory of the
   whole-sequence pass grows with the sequence (85 frames at 960×540 fit a GPU, not this CPU's defaults).
 
+Memory format: a model whose ``inference_memory_format`` is ``"channels_last"`` runs with its weights in
+that format for the stream on a CPU (restored to their format afterwards, also on error); the frames stay
+NCHW, and each convolution's output follows its weight's format.
+
 Spatial size: inputs are reflect-padded to a multiple of ``model.size_multiple`` (default 1) and the
 outputs cropped back.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -73,6 +78,30 @@ def _to_numpy(y: torch.Tensor, hw: tuple[int, int]) -> np.ndarray:
     return y[..., :h, :w].squeeze(0).permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
+@contextlib.contextmanager
+def inference_format(model: RestorationModel, device: torch.device) -> Iterator[None]:
+    """Hold ``model``'s 4-D weights in its ``inference_memory_format`` inside the block (CPU only), then
+    give them back their own format; a no-op for ``"contiguous"`` models and other devices."""
+    fmt = getattr(model, "inference_memory_format", "contiguous")
+    if fmt not in ("contiguous", "channels_last"):
+        raise ValueError(f"{type(model).__name__}.inference_memory_format={fmt!r}: use 'contiguous' or 'channels_last'")
+    if fmt == "contiguous" or device.type != "cpu":
+        yield
+        return
+    _weights_format(model, torch.channels_last)
+    try:
+        yield
+    finally:
+        _weights_format(model, torch.contiguous_format)
+
+
+def _weights_format(model: torch.nn.Module, fmt: torch.memory_format) -> None:
+    """Every 4-D parameter and buffer of ``model`` re-laid in ``fmt`` (what ``Module.to(memory_format=...)`` does)."""
+    for t in [*model.parameters(), *model.buffers()]:
+        if t.dim() == 4:
+            t.data = t.data.contiguous(memory_format=fmt)
+
+
 @torch.no_grad()
 def restore_stream(
     model: RestorationModel,
@@ -86,8 +115,25 @@ def restore_stream(
     noise_map_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, restored_frame)`` for every frame; ``noise_sigma`` on the [0, 255] scale, or
-    ``noise_map_fn(x)`` giving the noise map of an input ``x`` ``(N, C, H, W)`` (raw: the ISO's planes)."""
-    device = torch.device(device)
+    ``noise_map_fn(x)`` giving the noise map of an input ``x`` ``(N, C, H, W)`` (raw: the ISO's planes).
+    The model runs in its ``inference_memory_format`` (module docstring) while the stream is consumed."""
+    dev = torch.device(device)
+    with inference_format(model, dev):
+        yield from _stream(model, degraded, num_frames, noise_sigma=noise_sigma, device=dev, chunk_len=chunk_len,
+                           chunk_overlap=chunk_overlap, noise_map_fn=noise_map_fn)
+
+
+def _stream(
+    model: RestorationModel,
+    degraded: FrameFn,
+    num_frames: int,
+    *,
+    noise_sigma: float | None,
+    device: torch.device,
+    chunk_len: int | None,
+    chunk_overlap: int,
+    noise_map_fn: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> Iterator[tuple[int, np.ndarray]]:
     model.eval()
     multiple = int(getattr(model, "size_multiple", 1))
 

@@ -65,6 +65,12 @@ class RestorationModel(nn.Module):
     #: window of a stream (a σ map), as it is passed to the run's features once.
     caches_frame_features: ClassVar[bool] = False
     feature_span: ClassVar[int] = 1
+    #: memory format of the weights during streaming CPU inference (:func:`workbench.evaluate.infer.restore_stream`):
+    #: ``"channels_last"`` stores every 4-D weight NHWC for the stream, so oneDNN runs the convolutions
+    #: channels-last (their outputs follow the weight's format); the function computed is the same, the
+    #: summation order is not (outputs agree to ~1e-6). Opt-in per model where ``workbench bench format``
+    #: measured it faster; training never changes format.
+    inference_memory_format: ClassVar[str] = "contiguous"
 
     def step(
         self, frame: Tensor, state: Any, noise_map: Tensor | None = None

@@ -163,7 +163,10 @@ class SPyNet(nn.Module):
         if (not _MEMO_ON[0] or self.training or torch.is_grad_enabled() or ref.device.type != "cpu"
                 or os.environ.get("WORKBENCH_FLOW_MEMO", "1") == "0"):
             return None
-        return (self._weights_digest(), _digest(ref), _digest(supp), tuple(ref.shape), str(ref.dtype))
+        # the weights' memory format is part of the key: channels-last convolutions sum in another order
+        # (flows agree to ~1e-7), and a hit must be exactly what this call would compute
+        layout = next(self.parameters()).is_contiguous()
+        return (self._weights_digest(), _digest(ref), _digest(supp), tuple(ref.shape), str(ref.dtype), layout)
 
     def _weights_digest(self) -> bytes:
         """Digest of the weights, recomputed only when a tensor was replaced or modified in place (its

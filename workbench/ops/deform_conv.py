@@ -278,6 +278,9 @@ def _deform_conv_plain(
     out = function.apply(x, offset.contiguous(), mask.contiguous() if mask is not None else None, weight,
                             bias, geom, track)
     assert isinstance(out, Tensor)
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        # a channels-last input (inference_memory_format) gets a channels-last output, as a convolution's does
+        out = out.contiguous(memory_format=torch.channels_last)
     return out
 
 

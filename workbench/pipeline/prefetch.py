@@ -4,8 +4,12 @@
 run one after another: every distinct cell of every spec (distinct by its cache key,
 :func:`workbench.pipeline.runner.cell_key`: Table 8's uni rows and Table 1's are one cell where the key
 agrees) goes to a pool of ``N`` processes with ``cpu_count // N`` torch threads each, longest first, the
-length taken from the newest published version of the spec (``seconds`` in its manifest; 0 when there is
-none). Each worker calls :func:`~workbench.pipeline.runner.run_cell`, which writes ``runs/cells/<kind>/<key>``
+length taken from the newest published version of the spec (``seconds`` in its manifest, or its
+evaluations' ``per_sigma_seconds`` where larger; 0 when there is none). A restoration cell that evaluates
+several σ is split (:func:`split`): each σ's evaluation runs as a task of its own into the evaluation cache
+(``runs/eval``), and the cell itself runs after all of them, finding every evaluation done; so Table 1's
+five-σ cells share out over the workers instead of one of them deciding when the last worker ends.
+Each worker calls :func:`~workbench.pipeline.runner.run_cell`, which writes ``runs/cells/<kind>/<key>``
 atomically; the sequential pass that follows reuses those folders and publishes exactly as without
 ``--jobs``. Small models scale badly over threads on a CPU (one 96×160 frame at 16 channels is too little
 work for two), so two one-thread workers do more per second than one two-thread process.
@@ -23,9 +27,11 @@ lock orders the version numbers); the report follows in the main process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -34,9 +40,11 @@ from typing import Any
 
 import torch
 
+from workbench.context import RunContext
 from workbench.errors import WorkbenchError
-from workbench.paths import results_root
+from workbench.paths import results_root, runs_root
 from workbench.pipeline import zoo
+from workbench.pipeline.restoration import run_restoration
 from workbench.pipeline.runner import (
     RunSummary,
     cell_inputs,
@@ -53,7 +61,9 @@ log = logging.getLogger("workbench")
 
 @dataclass(frozen=True)
 class Task:
-    """One cell to run ahead: where it comes from, what it is, and its expected seconds."""
+    """One cell to run ahead: where it comes from, what it is, and its expected seconds. With ``sigma``
+    set, only that σ of a restoration cell's evaluation is computed (into the evaluation cache), not the
+    cell: the cell itself runs after every such part (:func:`warm`)."""
 
     spec_id: str
     profile: str
@@ -63,21 +73,58 @@ class Task:
     inputs: dict[str, str]
     zoo_dir: Path | None
     expected_s: float
+    sigma: float | None = None
+    #: the evaluation's seconds per σ in the newest published version (``(str(σ), s)``), for :func:`split`
+    sigma_seconds: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def label(self) -> str:
+        part = f" (σ = {self.sigma:g})" if self.sigma is not None else ""
+        return f"{self.spec_id}/{self.name}{part}"
 
 
-def _last_seconds(spec_id: str, profile: str) -> dict[str, float]:
-    """``{cell name: seconds}`` from the newest published version of ``spec_id``/``profile`` (empty if none)."""
+@dataclass(frozen=True)
+class _Timing:
+    """A cell's seconds in the newest published version: its own, and its evaluation's per σ (computed or
+    reused, the seconds the evaluation took when it was computed)."""
+
+    seconds: float
+    per_sigma: dict[str, float]
+
+
+def _last_seconds(spec_id: str, profile: str) -> dict[str, _Timing]:
+    """``{cell name: timing}`` from the newest published version of ``spec_id``/``profile`` (empty if none)."""
     folder = results_root() / spec_id / profile
     versions = sorted(p for p in folder.glob("v[0-9]*") if (p / "manifest.json").is_file()) if folder.is_dir() else []
     if not versions:
         return {}
     cells = json.loads((versions[-1] / "manifest.json").read_text()).get("cells", [])
-    return {str(c.get("cell")): float(c.get("seconds") or 0.0) for c in cells}
+    out = {}
+    for c in cells:
+        notes = c.get("notes") if isinstance(c.get("notes"), dict) else {}
+        per = (notes.get("evaluation") or {}).get("per_sigma_seconds") or {}
+        out[str(c.get("cell"))] = _Timing(float(c.get("seconds") or 0.0),
+                                          {str(k): float(v) for k, v in per.items() if v is not None})
+    return out
+
+
+def _sigma_parts(task: Task, timing: _Timing | None) -> list[Task]:
+    """One task per σ of a restoration cell that evaluates several (empty otherwise), each expected to take
+    its σ's evaluation seconds (the cell's seconds shared out where they were not recorded)."""
+    if task.kind_id != "restoration":
+        return []
+    sigmas = list(task.params.evaluate.sigmas)
+    if len(sigmas) < 2:
+        return []
+    per = timing.per_sigma if timing is not None else {}
+    even = (timing.seconds if timing is not None else 0.0) / len(sigmas)
+    return [dataclasses.replace(task, sigma=float(s), expected_s=per.get(str(float(s)), even)) for s in sigmas]
 
 
 def plan(specs: list[str], profile: str, *, data_root: Path | None, device: str,
          sequences: list[str] | None = None) -> list[Task]:
-    """The distinct cells of ``specs``/``profile``, longest expected first."""
+    """The distinct cells of ``specs``/``profile``, longest expected first (expected: the seconds of the
+    cell, or of its evaluations, in the newest published version)."""
     tasks: dict[tuple[str, str], Task] = {}
     for spec_id in specs:
         spec = load_spec(spec_id)
@@ -91,8 +138,28 @@ def plan(specs: list[str], profile: str, *, data_root: Path | None, device: str,
             inputs = cell_inputs(spec.id, profile, name, kind_id, params, data_root=data_root, device=device)
             key = (kind_id, cell_key(kind_id, params, inputs))
             if key not in tasks:
-                tasks[key] = Task(spec.id, profile, name, kind_id, params, inputs, zoo_dir, seconds.get(name, 0.0))
+                timing = seconds.get(name)
+                expected = max([timing.seconds, sum(timing.per_sigma.values())]) if timing is not None else 0.0
+                per = tuple(sorted(timing.per_sigma.items())) if timing is not None else ()
+                tasks[key] = Task(spec.id, profile, name, kind_id, params, inputs, zoo_dir, expected, None, per)
     return sorted(tasks.values(), key=lambda t: -t.expected_s)
+
+
+def split(tasks: list[Task]) -> tuple[list[Task], list[Task]]:
+    """``(first, then)``: every restoration cell that evaluates several σ becomes one part per σ (run first,
+    longest expected first, with the other cells) and the cell itself (run then, its evaluations all cached).
+    Splitting keeps one long cell (Table 1's EDVR: 5 σ, ~790 s on one thread) from deciding when the last
+    worker finishes."""
+    first: list[Task] = []
+    then: list[Task] = []
+    for t in tasks:
+        parts = _sigma_parts(t, _Timing(t.expected_s, dict(t.sigma_seconds)))
+        if parts:
+            first.extend(parts)
+            then.append(dataclasses.replace(t, expected_s=0.0))
+        else:
+            first.append(t)
+    return sorted(first, key=lambda t: -t.expected_s), then
 
 
 def _init_worker(threads: int) -> None:
@@ -101,9 +168,28 @@ def _init_worker(threads: int) -> None:
 
 
 def _run(task: Task, data_root: Path | None, device: str) -> str:
-    run_cell(task.spec_id, task.profile, task.name, task.kind_id, task.params, data_root=data_root, device=device,
-             inputs=task.inputs, zoo_dir=task.zoo_dir)
-    return f"{task.spec_id}/{task.name}"
+    if task.sigma is not None:
+        _evaluate_sigma(task, data_root, device)
+    else:
+        run_cell(task.spec_id, task.profile, task.name, task.kind_id, task.params, data_root=data_root,
+                 device=device, inputs=task.inputs, zoo_dir=task.zoo_dir)
+    return task.label
+
+
+def _evaluate_sigma(task: Task, data_root: Path | None, device: str) -> None:
+    """The evaluation of ``task.sigma`` alone, into the evaluation cache (``runs/eval``), in a scratch
+    folder: the cell's own run then reuses it. The model is the cell's (from the zoo, or trained here)."""
+    p = task.params
+    one = dataclasses.replace(p, evaluate=dataclasses.replace(p.evaluate, sigmas=[task.sigma]))
+    scratch = runs_root() / "cells" / "sigma-parts"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        ctx = RunContext(spec_id=task.spec_id, profile=task.profile, cell_name=task.name, work_dir=Path(tmp) / "work",
+                         artifact_dir=Path(tmp) / "artifacts", device=device, data_root=data_root,
+                         input_checksums=dict(task.inputs), zoo_dir=task.zoo_dir)
+        ctx.work_dir.mkdir()
+        ctx.artifact_dir.mkdir()
+        run_restoration(one, ctx)
 
 
 def threads_per_job(jobs: int) -> int:
@@ -117,16 +203,22 @@ def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -
         raise WorkbenchError(f"--jobs {jobs}: use 1 (no workers) or more")
     failed: list[str] = []
     threads = threads_per_job(jobs)
-    log.info(f"running {len(tasks)} cells ahead in {jobs} processes of {threads} thread(s) each")
+    first, then = split(tasks)
+    log.info(f"running {len(tasks)} cells ahead in {jobs} processes of {threads} thread(s) each "
+             f"({len(then)} of them evaluated one σ at a time first)")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        futures = {pool.submit(_run, t, data_root, device): f"{t.spec_id}/{t.name}" for t in tasks}
-        for fut in as_completed(futures):
-            try:
-                fut.result()
-            except Exception as exc:  # noqa: BLE001 - rerun in the main process, which reports it
-                log.info(f"{futures[fut]}: failed in a worker ({type(exc).__name__}: {exc}); it runs again below")
-                failed.append(futures[fut])
+        for batch in (first, then):
+            futures = {pool.submit(_run, t, data_root, device): t for t in batch}
+            for fut in as_completed(futures):
+                t = futures[fut]
+                try:
+                    fut.result()
+                except Exception as exc:  # noqa: BLE001 - rerun in the main process, which reports it
+                    again = "its cell evaluates it" if t.sigma is not None else "it runs again below"
+                    log.info(f"{t.label}: failed in a worker ({type(exc).__name__}: {exc}); {again}")
+                    if t.sigma is None:
+                        failed.append(t.label)
     return failed
 
 
@@ -154,4 +246,4 @@ def publish(specs: list[str], profile: str, *, jobs: int, data_root: Path | None
     return done
 
 
-__all__ = ["Task", "plan", "publish", "threads_per_job", "warm"]
+__all__ = ["Task", "plan", "publish", "split", "threads_per_job", "warm"]

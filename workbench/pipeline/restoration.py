@@ -34,7 +34,7 @@ from workbench.context import RunContext
 from workbench.data.catalog import dataset_checksums, dataset_size, is_paired_dataset, open_dataset
 from workbench.data.sequence import Sequence
 from workbench.errors import CheckpointError
-from workbench.evaluate.cache import cached_rows, evaluation_key
+from workbench.evaluate.cache import cached_rows, evaluation_key, stored_seconds
 from workbench.evaluate.restoration import EvalSpec, evaluate_model, progress_wanted, subset_columns
 from workbench.locks import file_lock
 from workbench.pipeline import zoo
@@ -271,7 +271,7 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
     seqs = _open(ev.dataset, ctx, ev.max_frames, ev.max_sequences, ev.sequences)
     total = dataset_size(ev.dataset, root=ctx.data_root)
     subset = subset_columns([q.name for q in seqs] if len(seqs) < total else None, total)
-    rows, reused = [], []
+    rows, reused, seconds = [], [], []
     data = {k: v for k, v in ctx.input_checksums.items() if k.startswith(ev.dataset + "/")}
     for sigma in ev.sigmas:  # one evaluation per σ, so a table evaluating a subset of σ shares them
         one = dataclasses.replace(ev, sigmas=[sigma])
@@ -282,8 +282,10 @@ def run_restoration(p: RestorationCell, ctx: RunContext) -> list[dict[str, Any]]
             model, seqs, dataset=ev.dataset, spec=one, device=ctx.device, subset=subset, progress=progress_wanted()))
         rows.extend(part)
         reused.append(hit)
-    ctx.notes["evaluation"] = {"per_sigma_reused": dict(zip([str(s) for s in ev.sigmas], reused, strict=True)),
-                               "reused": all(reused)}
+        seconds.append(stored_seconds(key))
+    names = [str(s) for s in ev.sigmas]
+    ctx.notes["evaluation"] = {"per_sigma_reused": dict(zip(names, reused, strict=True)), "reused": all(reused),
+                               "per_sigma_seconds": dict(zip(names, seconds, strict=True))}
     params_m = sum(x.numel() for x in model.parameters()) / 1e6
     for r in rows:
         r.update({"method": p.method, "dataset": p.evaluate.dataset, "model": p.model, "label": p.label or p.method,
