@@ -1,6 +1,6 @@
 """Channels-last streaming inference: a model that declares it runs with NCHW-equal outputs, its weights get
 their own format back afterwards, the deformable convolution keeps a channels-last input's format, and the
-SPyNet memo keeps flows of the two layouts apart."""
+SPyNet memo keeps flows of the two layouts apart and shares them between processes through its store."""
 
 from __future__ import annotations
 
@@ -108,3 +108,31 @@ def test_time_formats_reports_both_formats_and_their_ratio() -> None:
     assert set(r.ms_per_frame) == {"contiguous", "channels_last"} and all(v > 0 for v in r.ms_per_frame.values())
     assert r.speedup == pytest.approx(r.ms_per_frame["contiguous"] / r.ms_per_frame["channels_last"])
     assert r.max_abs_diff < 1e-5 and "ratio" in r.line() and r.declared == "channels_last"
+
+
+def test_the_flow_store_shares_flows_between_processes_bit_for_bit(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    net = spynet.SPyNet().eval()
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    monkeypatch.setenv(spynet.FLOW_STORE_ENV, str(tmp_path / "flows"))
+    spynet.clear_flow_memo()
+    with torch.no_grad():
+        first = net(a, b)
+        assert len(list((tmp_path / "flows").glob("*.npy"))) == 1
+        spynet.clear_flow_memo()  # another process: an empty memo, the same store
+        again = net(a, b)
+    assert spynet.flow_memo_stats()["store_hits"] == 1 and spynet.flow_memo_stats()["misses"] == 0
+    assert torch.equal(first, again)
+    monkeypatch.setattr(spynet, "STORE_MAX_NUMEL", 10)  # too big to store: computed, nothing written
+    spynet.clear_flow_memo()
+    with torch.no_grad():
+        net(b, a)
+    assert len(list((tmp_path / "flows").glob("*.npy"))) == 1
+
+
+def test_without_the_store_variable_nothing_is_written(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv(spynet.FLOW_STORE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    spynet.clear_flow_memo()
+    with torch.no_grad():
+        spynet.SPyNet().eval()(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    assert spynet.flow_memo_stats()["misses"] == 1 and not any(tmp_path.rglob("*.npy"))

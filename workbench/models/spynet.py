@@ -30,22 +30,30 @@ has already computed in this process for bit-identical weights and inputs instea
 :func:`no_flow_memo` inside a block: the runtime benchmarks, whose repeated input would otherwise skip SPyNet). Every
 model that evaluates a frozen, shared SPyNet on the same noisy test frames (the mini profile's NCFL variants,
 BasicVSR, BasicVSR++ at one σ) computes each flow once. The key is a digest of the weights and of both input
-tensors, so a hit is exactly the result a recomputation gives; :func:`flow_memo_stats` counts hits and misses.
+tensors (and the weights' memory format: channels-last convolutions sum in another order), so a hit is exactly
+the result a recomputation gives; :func:`flow_memo_stats` counts hits and misses. With
+``$WORKBENCH_FLOW_STORE`` naming a folder (``reproduce --jobs`` sets ``runs/flows`` for its workers), each
+computed flow of at most :data:`STORE_MAX_NUMEL` elements is also written there (``<key digest>.npy``,
+atomically) and a miss reads it before computing: worker processes share their flows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from workbench import atomic
 from workbench.checkpoint import load_strict, read_state_dict
 from workbench.errors import CheckpointError
 from workbench.models.warp import flow_warp
@@ -66,7 +74,11 @@ SPYNET_PREFIXES = (
 
 MEMO_BYTES = 512 * 2**20  # flows kept by the inference memo (module docstring)
 _MEMO: OrderedDict[tuple[object, ...], Tensor] = OrderedDict()
-_MEMO_STATS = {"hits": 0, "misses": 0, "bytes": 0}
+_MEMO_STATS = {"hits": 0, "misses": 0, "bytes": 0, "store_hits": 0}
+#: environment variable naming a folder where the memo's flows are also kept as files, shared by processes
+FLOW_STORE_ENV = "WORKBENCH_FLOW_STORE"
+#: flows larger than this (elements) are not stored (a 96×160 flow has 30,720; 960×540 would fill a disk)
+STORE_MAX_NUMEL = 2 * 256 * 256
 
 
 _MEMO_ON = [True]
@@ -90,7 +102,35 @@ def flow_memo_stats() -> dict[str, int]:
 
 def clear_flow_memo() -> None:
     _MEMO.clear()
-    _MEMO_STATS.update(hits=0, misses=0, bytes=0)
+    _MEMO_STATS.update(hits=0, misses=0, bytes=0, store_hits=0)
+
+
+def _store_path(key: tuple[object, ...]) -> Path | None:
+    folder = os.environ.get(FLOW_STORE_ENV)
+    if not folder:
+        return None
+    return Path(folder) / f"{hashlib.blake2b(repr(key).encode(), digest_size=20).hexdigest()}.npy"
+
+
+def _store_read(key: tuple[object, ...]) -> Tensor | None:
+    """The flow stored under ``key`` by any process (``$WORKBENCH_FLOW_STORE``), or ``None``."""
+    path = _store_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    except (OSError, ValueError):
+        return None  # a damaged file: recompute (and replace it)
+
+
+def _store_write(key: tuple[object, ...], flow: Tensor) -> None:
+    path = _store_path(key)
+    if path is None or flow.numel() > STORE_MAX_NUMEL:
+        return
+    buf = io.BytesIO()
+    np.save(buf, flow.detach().contiguous().numpy(), allow_pickle=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, buf.getvalue())
 
 
 def _digest(t: Tensor) -> bytes:
@@ -148,8 +188,14 @@ class SPyNet(nn.Module):
             _MEMO.move_to_end(key)
             _MEMO_STATS["hits"] += 1
             return hit.clone()
-        flow = self._flow(ref, supp)
-        _MEMO_STATS["misses"] += 1
+        stored = _store_read(key)
+        if stored is not None:
+            _MEMO_STATS["store_hits"] += 1
+            flow = stored
+        else:
+            flow = self._flow(ref, supp)
+            _MEMO_STATS["misses"] += 1
+            _store_write(key, flow)
         _MEMO[key] = flow.clone()
         _MEMO_STATS["bytes"] += flow.numel() * flow.element_size()
         while _MEMO_STATS["bytes"] > MEMO_BYTES and _MEMO:

@@ -17,8 +17,10 @@ work for two), so two one-thread workers do more per second than one two-thread 
 A cell that fails in a worker is not an error here: its folder has no ``done.json``, so the sequential pass
 runs it again in the main process and reports the failure there, in one line as usual. Two cells that train
 the same model meet the training folder's lock (the second fails and is rerun, by then served by the zoo or
-the finished run). The SPyNet flow memo is per process, so flows shared by models in different workers are
-computed in each. Retraining (``--retrain``) is never run ahead: its thread counts are the zoo entries'.
+the finished run). The workers share their SPyNet flows through ``runs/flows``
+(:data:`~workbench.models.spynet.FLOW_STORE_ENV`): a flow one worker computed on the same frames with the same
+weights and layout is read, not computed, by the other (the σ parts of Table 1 would otherwise compute each
+flow once per worker). Retraining (``--retrain``) is never run ahead: its thread counts are the zoo entries'.
 
 Then :func:`publish` runs the specs themselves in the same number of workers: with every cell done, a
 spec's run is its publication and its notebook (papermill), independent of the other specs' (the store
@@ -42,6 +44,7 @@ import torch
 
 from workbench.context import RunContext
 from workbench.errors import WorkbenchError
+from workbench.models.spynet import FLOW_STORE_ENV
 from workbench.paths import results_root, runs_root
 from workbench.pipeline import zoo
 from workbench.pipeline.restoration import run_restoration
@@ -162,9 +165,11 @@ def split(tasks: list[Task]) -> tuple[list[Task], list[Task]]:
     return sorted(first, key=lambda t: -t.expected_s), then
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, flow_store: str | None = None) -> None:
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    if flow_store is not None:  # the workers share their SPyNet flows (workbench.models.spynet)
+        os.environ[FLOW_STORE_ENV] = flow_store
 
 
 def _run(task: Task, data_root: Path | None, device: str) -> str:
@@ -206,8 +211,9 @@ def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -
     first, then = split(tasks)
     log.info(f"running {len(tasks)} cells ahead in {jobs} processes of {threads} thread(s) each "
              f"({len(then)} of them evaluated one σ at a time first)")
+    flows = os.environ.get(FLOW_STORE_ENV) or str(runs_root() / "flows")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, flows)) as pool:
         for batch in (first, then):
             futures = {pool.submit(_run, t, data_root, device): t for t in batch}
             for fut in as_completed(futures):
