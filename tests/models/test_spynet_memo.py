@@ -69,7 +69,7 @@ def test_training_autograd_and_the_switch_bypass_the_memo(monkeypatch):
     monkeypatch.setenv("WORKBENCH_FLOW_MEMO", "0")
     with torch.no_grad():
         a(ref, supp)
-    assert sp.flow_memo_stats() == {"hits": 0, "misses": 0, "bytes": 0}
+    assert sp.flow_memo_stats() == {"hits": 0, "misses": 0, "bytes": 0, "store_hits": 0}
 
 
 def test_the_memo_keeps_to_its_byte_budget(monkeypatch):
