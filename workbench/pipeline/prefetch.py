@@ -111,16 +111,15 @@ def _last_seconds(spec_id: str, profile: str) -> dict[str, _Timing]:
     return out
 
 
-def _sigma_parts(task: Task, timing: _Timing | None) -> list[Task]:
+def _sigma_parts(task: Task) -> list[Task]:
     """One task per σ of a restoration cell that evaluates several (empty otherwise), each expected to take
-    its σ's evaluation seconds (the cell's seconds shared out where they were not recorded)."""
+    its σ's recorded evaluation seconds (the cell's expected seconds shared out where none were recorded)."""
     if task.kind_id != "restoration":
         return []
     sigmas = list(task.params.evaluate.sigmas)
     if len(sigmas) < 2:
         return []
-    per = timing.per_sigma if timing is not None else {}
-    even = (timing.seconds if timing is not None else 0.0) / len(sigmas)
+    per, even = dict(task.sigma_seconds), task.expected_s / len(sigmas)
     return [dataclasses.replace(task, sigma=float(s), expected_s=per.get(str(float(s)), even)) for s in sigmas]
 
 
@@ -156,7 +155,7 @@ def split(tasks: list[Task]) -> tuple[list[Task], list[Task]]:
     first: list[Task] = []
     then: list[Task] = []
     for t in tasks:
-        parts = _sigma_parts(t, _Timing(t.expected_s, dict(t.sigma_seconds)))
+        parts = _sigma_parts(t)
         if parts:
             first.extend(parts)
             then.append(dataclasses.replace(t, expected_s=0.0))

@@ -50,7 +50,6 @@ class FormatTiming:
 def _stream(model: RestorationModel, frames: np.ndarray, fmt: str) -> tuple[list[np.ndarray], float]:
     """Restore ``frames`` ``(T, H, W, C)`` with the weights in ``fmt``; (outputs, seconds per frame)."""
     sigma = 30.0 if model.uses_noise_map else None
-    declared = model.inference_memory_format
     model.inference_memory_format = fmt  # type: ignore[misc]  # the instance's, for this run only
     try:
         t0 = time.perf_counter()
@@ -58,9 +57,7 @@ def _stream(model: RestorationModel, frames: np.ndarray, fmt: str) -> tuple[list
             outs = [y for _, y in restore_stream(model, lambda i: frames[i], len(frames), noise_sigma=sigma)]
         return outs, (time.perf_counter() - t0) / len(frames)
     finally:
-        model.inference_memory_format = declared  # type: ignore[misc]
-        if "inference_memory_format" in vars(model):
-            del model.inference_memory_format
+        del model.inference_memory_format  # the class's declaration shows again
 
 
 def time_formats(model: RestorationModel, *, name: str, args: dict[str, Any], frames: int = 8, height: int = 96,
