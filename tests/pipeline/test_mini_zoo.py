@@ -91,3 +91,23 @@ def test_the_zoo_holds_its_prior_under_the_current_codes_key() -> None:
     although every entry loads the zoo's own copy; `workbench zoo prior` re-files it after a source change."""
     assert zoo.holds_current_prior(ZOO), (
         f"{ZOO / zoo.SHARED}: no spynet-{zoo.prior_dir().name}; run `workbench zoo prior --profile mini`")
+
+
+def test_the_fig2_mini_codec_has_a_matching_entry() -> None:
+    """Fig. 2's learned codec is served from `codecs/` too (no codec trains in `make reproduce`), each rate
+    point's weights there and loadable, and no codec entry that the cell does not use."""
+    from workbench.config import config_hash
+    from workbench.pipeline import codec_zoo
+
+    (name, kind_id, p), = expand(load_spec("fig2"), "mini")
+    assert load_spec("fig2").profiles["mini"].zoo
+    ctx = RunContext(spec_id="fig2", profile="mini", cell_name=name, work_dir=Path("."), artifact_dir=Path("."),
+                     device="cpu", input_checksums=cell_inputs("fig2", "mini", name, kind_id, p, data_root=None,
+                                                               device="cpu"), zoo_dir=ZOO)
+    entry, config = codec_zoo.identity(p, codec_zoo.train_inputs(p, ctx))
+    manifests = codec_zoo.entries(ZOO)
+    assert [m["entry"] for m in manifests] == [f"{codec_zoo.CODECS}/{entry}"]
+    assert manifests[0]["config_hash"] == config_hash(config)
+    assert codec_zoo.load(p, ZOO / codec_zoo.CODECS / entry).keys() == set(p.lambdas)
+    for key in ("code_commit", "train_data_sha256", "steps", "wall_s", "device", "torch", "rate_points"):
+        assert manifests[0].get(key) not in (None, "", {}), key

@@ -1,14 +1,27 @@
 """The ``fig2`` cell kind (pipelines/fig2.yaml): the motivation study of the paper's Fig. 2.
 
-The work is :func:`workbench.evaluate.fig2.run_fig2`; this module only declares the kind (schema, run,
-the inputs that key the cell).
+The work is :func:`workbench.evaluate.fig2.run_fig2`; this module declares the kind (schema, run, the
+inputs that key the cell) and, in a profile with a zoo, hands the study the zoo's learned codec
+(:mod:`workbench.pipeline.codec_zoo`) instead of training it in the run.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from workbench.context import RunContext
 from workbench.evaluate.fig2 import Fig2Params, input_checksums, run_fig2
+from workbench.pipeline import codec_zoo
 from workbench.pipeline.cells import CellKind
 
-FIG2_CELL = CellKind(schema=Fig2Params, run=run_fig2, inputs=input_checksums)
 
-__all__ = ["FIG2_CELL"]
+def run(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
+    """:func:`run_fig2`, its codec from the profile's zoo when it has one (and the codec is not imported)."""
+    if ctx.zoo_dir is None or p.codec == "x265" or p.codec_checkpoints():
+        return run_fig2(p, ctx)
+    return run_fig2(p, ctx, trainer=codec_zoo.trainer)
+
+
+FIG2_CELL = CellKind(schema=Fig2Params, run=run, inputs=input_checksums)
+
+__all__ = ["FIG2_CELL", "run"]

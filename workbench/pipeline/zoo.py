@@ -257,14 +257,19 @@ def storage_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tenso
 def round_to_storage(model: nn.Module, train: Any) -> None:
     """Round ``model``'s state in place to what :func:`publish` stores (float16 for large tensors); a frozen
     SPyNet that the entry shares from ``shared/`` is stored as the prior is, so it stays untouched."""
-    skip = SPYNET_PREFIX if _frozen_spynet(model, train) is not None else None
+    round_state(model, skip=SPYNET_PREFIX if _frozen_spynet(model, train) is not None else None)
+
+
+def round_state(model: nn.Module, *, skip: str | None = None) -> None:
+    """Round ``model``'s state in place to the zoo's storage (:func:`storage_state`: float16 for floating
+    tensors of ≥ :data:`FP16_MIN_NUMEL` elements), leaving the tensors whose names start with ``skip``."""
     with torch.no_grad():
         for k, v in model.state_dict().items():
             if _halved(v) and not (skip and k.startswith(skip)):
                 v.copy_(v.to(torch.float16))
 
 
-def _write_train_inputs(zoo_dir: Path, train_inputs: dict[str, str], digest: str) -> str:
+def write_train_inputs(zoo_dir: Path, train_inputs: dict[str, str], digest: str) -> str:
     """Store a training set's ``{file: sha256}`` once, under ``shared/train-inputs/``; its path in the zoo."""
     if data_digest(train_inputs) != digest:
         raise CheckpointError(f"{zoo_dir}: the training inputs do not hash to the entry's train_data_sha256 "
@@ -317,7 +322,7 @@ def compact(zoo_dir: Path) -> list[str]:
                 shared["file"] = f"{SHARED}/{keep[name]}/{WEIGHTS}"
                 touched = True
         if "train_inputs" in manifest:
-            manifest["train_inputs_file"] = _write_train_inputs(zoo_dir, manifest.pop("train_inputs"),
+            manifest["train_inputs_file"] = write_train_inputs(zoo_dir, manifest.pop("train_inputs"),
                                                                 manifest["train_data_sha256"])
             touched = True
         if "storage" not in manifest:
@@ -338,7 +343,7 @@ def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Modul
     """Write entry ``name`` from a finished training run (replacing an older entry of that name)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     shared: dict[str, Any] = {}
-    inputs_file = _write_train_inputs(zoo_dir, summary.get("train_inputs", {}), config["train_data_sha256"])
+    inputs_file = write_train_inputs(zoo_dir, summary.get("train_inputs", {}), config["train_data_sha256"])
     spynet = _frozen_spynet(model, train)
     if spynet is not None and motion_init is not None:
         shared["spynet"] = _publish_prior(zoo_dir, spynet, motion_init)

@@ -29,7 +29,7 @@ from workbench.context import RunContext
 from workbench.data.catalog import is_paired_dataset, open_dataset
 from workbench.errors import ConfigError
 from workbench.evaluate.restoration import EvalSpec, evaluate_model
-from workbench.pipeline import zoo
+from workbench.pipeline import codec_zoo, zoo
 from workbench.pipeline.restoration import RestorationCell, input_checksums, train_inputs, train_model
 from workbench.train.spec import TrainSpec
 from workbench.zoo import build_model
@@ -70,6 +70,11 @@ def list_entries(zoo_dir: Path) -> pd.DataFrame:
              "wall_s": m.get("wall_s"), "params": m.get("params"),
              "final_l2": m.get("last_log", {}).get("l2"), "commit": str(m.get("code_commit", ""))[:10],
              "config_hash": str(m.get("config_hash", ""))[:12]} for m in zoo.entries(zoo_dir)]
+    for m in codec_zoo.entries(zoo_dir):  # Fig. 2's learned codecs: one row for all rate points of an entry
+        rows.append({"entry": m["entry"], "model": m["config"]["codec"],
+                     "seed": m["config"]["rate_points"][0]["settings"]["seed"], "steps": m.get("steps"),
+                     "wall_s": m.get("wall_s"), "params": m.get("params"), "final_l2": None,
+                     "commit": str(m.get("code_commit", ""))[:10], "config_hash": str(m.get("config_hash", ""))[:12]})
     return pd.DataFrame(rows)
 
 

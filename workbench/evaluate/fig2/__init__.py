@@ -4,6 +4,6 @@ The ``fig2`` cell kind that runs it is :mod:`workbench.pipeline.fig2`.
 """
 
 from workbench.evaluate.fig2.params import Fig2Params
-from workbench.evaluate.fig2.study import input_checksums, run_fig2
+from workbench.evaluate.fig2.study import Trainer, input_checksums, run_fig2, train_here
 
-__all__ = ["Fig2Params", "input_checksums", "run_fig2"]
+__all__ = ["Fig2Params", "Trainer", "input_checksums", "run_fig2", "train_here"]

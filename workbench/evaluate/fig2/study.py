@@ -20,6 +20,7 @@ cell's inputs and the training set is not read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,17 @@ def train_models(
     return models, summaries
 
 
+#: what trains (or finds) the learned codec of a cell: ``(params, ctx)`` → ``({λ: codec}, {"lambda=<λ>": summary})``
+Trainer = Callable[[Fig2Params, RunContext], tuple[dict[float, HyperpriorCodec], dict[str, Any]]]
+
+
+def train_here(p: Fig2Params, ctx: RunContext) -> tuple[dict[float, HyperpriorCodec], dict[str, Any]]:
+    """The default :data:`Trainer`: train one codec per λ on ``p.train_dataset`` in ``ctx.work_dir``."""
+    train_seqs = _open(p.train_dataset, ctx, p.train_max_frames)
+    frames = [f[..., :3] for s in train_seqs for f in s.frames()]
+    return train_models(p, frames, ctx.work_dir, device=ctx.device)
+
+
 def _point_rows(pt: PointResult, base: dict[str, Any]) -> list[dict[str, Any]]:
     row = {
         **base,
@@ -191,8 +203,10 @@ def _shape(shape: tuple[int, int, int]) -> dict[str, int]:
     return {"frames": shape[0], "height": shape[1], "width": shape[2]}
 
 
-def run_fig2(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
-    """Run the study cell; see the module docstring for the rows and files it produces."""
+def run_fig2(p: Fig2Params, ctx: RunContext, *, trainer: Trainer = train_here) -> list[dict[str, Any]]:
+    """Run the study cell; see the module docstring for the rows and files it produces. ``trainer``
+    provides the learned codec when it is not imported (default: trained here, :func:`train_here`; a
+    profile with a zoo passes :func:`workbench.pipeline.codec_zoo.trainer`)."""
     spec = p.colour()
     use_x265, use_learned = p.codec in ("x265", "both"), p.codec in ("learned", "both")
     exe = wb_ffmpeg.ffmpeg_exe(prefer=p.ffmpeg) if use_x265 else ""  # fails before anything is written
@@ -219,9 +233,7 @@ def run_fig2(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
         if p.codec_checkpoints():
             models, ctx.notes["learned_import"] = import_models(p)
         else:
-            train_seqs = _open(p.train_dataset, ctx, p.train_max_frames)
-            frames = [f[..., :3] for s in train_seqs for f in s.frames()]
-            trained, ctx.notes["learned_training"] = train_models(p, frames, ctx.work_dir, device=ctx.device)
+            trained, ctx.notes["learned_training"] = trainer(p, ctx)
             models = {f"lambda={lam:g}": m for lam, m in sorted(trained.items())}
         points += run_learned(clips, models, spec, work_dir=ctx.work_dir / "learned", crop=crop, levels=p.scale_levels)
 
