@@ -14,13 +14,14 @@ atomically; the sequential pass that follows reuses those folders and publishes 
 ``--jobs``. Small models scale badly over threads on a CPU (one 96×160 frame at 16 channels is too little
 work for two), so two one-thread workers do more per second than one two-thread process.
 
-A cell that fails in a worker is not an error here: its folder has no ``done.json``, so the sequential pass
-runs it again in the main process and reports the failure there, in one line as usual. Two cells that train
-the same model meet the training folder's lock (the second fails and is rerun, by then served by the zoo or
-the finished run). The workers share their SPyNet flows through ``runs/flows``
-(:data:`~workbench.models.spynet.FLOW_STORE_ENV`): a flow one worker computed on the same frames with the same
-weights and layout is read, not computed, by the other (the σ parts of Table 1 would otherwise compute each
-flow once per worker). Retraining (``--retrain``) is never run ahead: its thread counts are the zoo entries'.
+A cell that fails in a worker is not an error here: its folder has no ``done.json``, so the sequential pass runs it
+again in the main process and reports the failure there, in one line as usual. Two cells that train the same model
+meet the training folder's lock (the second fails and is rerun, by then served by the zoo or the finished run). The
+workers share their SPyNet flows through a folder of the run's own, ``runs/flows/run-<pid>-<random>``
+(:data:`~workbench.models.spynet.FLOW_STORE_ENV`; removed when the run ends, unless the variable names one): a flow
+one worker computed on the same frames with the same weights and layout is read, not computed, by the other (the σ
+parts of Table 1 would otherwise compute each flow once per worker). Retraining (``--retrain``) is never run ahead:
+its thread counts are the zoo entries'.
 
 Then :func:`publish` runs the specs themselves in the same number of workers: with every cell done, a
 spec's run is its publication and its notebook (papermill), independent of the other specs' (the store
@@ -33,6 +34,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -201,6 +203,10 @@ def threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
+#: the folder under ``runs/`` that holds each running reproduce's shared SPyNet flows (:func:`_run_flow_store`)
+FLOW_RUNS = "flows"
+
+
 def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -> list[str]:
     """Run ``tasks`` in ``jobs`` worker processes; the ``spec/cell`` names that failed there (rerun later)."""
     if jobs < 1:
@@ -210,7 +216,43 @@ def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -
     first, then = split(tasks)
     log.info(f"running {len(tasks)} cells ahead in {jobs} processes of {threads} thread(s) each "
              f"({len(then)} of them evaluated one σ at a time first)")
-    flows = os.environ.get(FLOW_STORE_ENV) or str(runs_root() / "flows")
+    given = os.environ.get(FLOW_STORE_ENV)
+    flows = given or _run_flow_store()
+    try:
+        _warm_batches(first, then, jobs=jobs, threads=threads, flows=flows, data_root=data_root, device=device,
+                      failed=failed)
+    finally:
+        if not given:  # this run's flows served its workers only
+            shutil.rmtree(flows, ignore_errors=True)
+    return failed
+
+
+
+def _run_flow_store() -> str:
+    """A fresh folder ``runs/flows/run-<pid>-<random>`` for this run's shared SPyNet flows (removed when the
+    run ends); folders left by runs whose process is gone (killed) are removed first. A mini reproduce
+    stores about 2000 flows (231 MB) there."""
+    root = runs_root() / FLOW_RUNS
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("run-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _warm_batches(first: list[Task], then: list[Task], *, jobs: int, threads: int, flows: str,
+                  data_root: Path | None, device: str, failed: list[str]) -> None:
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(threads, flows)) as pool:
         for batch in (first, then):
@@ -224,7 +266,6 @@ def warm(tasks: list[Task], *, jobs: int, data_root: Path | None, device: str) -
                     log.info(f"{t.label}: failed in a worker ({type(exc).__name__}: {exc}); {again}")
                     if t.sigma is None:
                         failed.append(t.label)
-    return failed
 
 
 def _publish(spec_id: str, profile: str, data_root: Path | None, device: str,
