@@ -149,14 +149,7 @@ def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, models: dict[fl
         "params": int(sum(p.numel() for p in next(iter(models.values())).parameters())),
     }
     (tmp / zoo.MANIFEST).write_text(json.dumps(provenance.portable(manifest), indent=1, sort_keys=True) + "\n")
-    final = root / name
-    if final.exists():
-        old = root / f".{name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        shutil.rmtree(old, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    return zoo.swap_in(tmp, root / name)
 
 
 def trainer(p: Fig2Params, ctx: RunContext) -> tuple[dict[float, HyperpriorCodec], dict[str, Any]]:

@@ -16,10 +16,9 @@ from workbench.pipeline.cells import CellKind
 
 
 def run(p: Fig2Params, ctx: RunContext) -> list[dict[str, Any]]:
-    """:func:`run_fig2`, its codec from the profile's zoo when it has one (and the codec is not imported)."""
-    if ctx.zoo_dir is None or p.codec == "x265" or p.codec_checkpoints():
-        return run_fig2(p, ctx)
-    return run_fig2(p, ctx, trainer=codec_zoo.trainer)
+    """:func:`run_fig2`, the learned codec it trains taken from the profile's zoo when it has one (run_fig2 asks
+    its trainer only for a codec it neither skips nor imports)."""
+    return run_fig2(p, ctx, trainer=codec_zoo.trainer) if ctx.zoo_dir is not None else run_fig2(p, ctx)
 
 
 FIG2_CELL = CellKind(schema=Fig2Params, run=run, inputs=input_checksums)

@@ -46,6 +46,7 @@ import torch
 
 from workbench.context import RunContext
 from workbench.errors import WorkbenchError
+from workbench.locks import pid_alive
 from workbench.models.spynet import FLOW_STORE_ENV
 from workbench.paths import results_root, runs_root
 from workbench.pipeline import zoo
@@ -236,19 +237,9 @@ def _run_flow_store() -> str:
     root.mkdir(parents=True, exist_ok=True)
     for old in root.glob("run-*"):
         pid = old.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _warm_batches(first: list[Task], then: list[Task], *, jobs: int, threads: int, flows: str,

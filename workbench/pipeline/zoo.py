@@ -369,9 +369,14 @@ def publish(zoo_dir: Path, name: str, config: dict[str, Any], *, model: nn.Modul
     save_state_dict_compressed(tmp / "model.pt", state)  # deflated: the zoo is committed
     shutil.copyfile(run_dir / "loss.csv", tmp / "loss.csv")
     (tmp / MANIFEST).write_text(json.dumps(provenance.portable(manifest), indent=1, sort_keys=True) + "\n")
-    final = zoo_dir / name
+    return swap_in(tmp, zoo_dir / name)
+
+
+def swap_in(tmp: Path, final: Path) -> Path:
+    """Put the finished folder ``tmp`` in place of ``final`` (an older ``final`` is moved aside, then
+    deleted); returns ``final``."""
     if final.exists():
-        old = zoo_dir / f".{name}.old"
+        old = final.with_name(f".{final.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
         shutil.rmtree(old, ignore_errors=True)
